@@ -1,0 +1,160 @@
+import type { Envelope, PushSubscriptionData } from '../../protocol/index.js';
+
+/**
+ * A browser's push subscription as the server keeps it. One per endpoint; every tab of the
+ * origin shares it.
+ */
+export interface SubscriptionRecord {
+  /** Random id (≥ 128 bits) handed to the browser; the endpoint itself never leaves the server. */
+  id: string;
+  endpoint: string;
+  keys: PushSubscriptionData['keys'];
+  createdAt: number;
+}
+
+/** A subscription operation one tab runs, delivered to one push subscription. */
+export interface RegistrationRecord {
+  /** Random id (≥ 128 bits). */
+  id: string;
+  tabId: string;
+  subscriptionId: string;
+  /** The client's operation key, kept for logs and debugging. */
+  operationKey: string;
+  /** The GraphQL document as sent. */
+  query: string;
+  operationName: string | null;
+  variables: Record<string, unknown> | null;
+  /**
+   * What the operator chose to keep of the registering request to rebuild its context later
+   * (default: the `authorization` and `cookie` headers).
+   */
+  headers: Record<string, string>;
+  createdAt: number;
+  expiresAt: number;
+  /** Last `seq` used for this registration's messages (0 before the first). */
+  seq: number;
+  /** Highest `seq` the tab acknowledged; messages at or below it can be dropped from the log. */
+  ackedSeq: number;
+  /** True once a `complete` or `error` envelope was appended: no further messages. */
+  done: boolean;
+  /**
+   * Position in the durable event log after the last event turned into a message
+   * (`createPubSub` on Redis Streams); `null` when the source is not replayable.
+   */
+  cursor: string | null;
+}
+
+/** Why a registration could not be created. */
+export type CreateRegistrationResult =
+  | { ok: true }
+  | { ok: false; reason: 'unknown-subscription' | 'tab-limit' | 'subscription-limit' };
+
+/** Limits checked atomically with the insert. */
+export interface RegistrationLimits {
+  maxPerTab: number;
+  maxPerSubscription: number;
+}
+
+/** Result of {@link Store.appendMessage}. */
+export type AppendResult =
+  | { ok: true; envelope: Envelope }
+  /** The registration is gone, done, or the caller's lease is no longer the current one. */
+  | { ok: false; reason: 'gone' | 'done' | 'fenced' };
+
+/** Options of {@link Store.appendMessage}. */
+export interface AppendOptions {
+  /**
+   * Fencing token of the caller's lease; the append is refused when another owner holds a newer
+   * lease. Omit on a single instance.
+   */
+  fencingToken?: number;
+  /** New event cursor, advanced in the same atomic step as the append. */
+  cursor?: string | null;
+}
+
+/** How long and how many messages a registration's log keeps. */
+export interface RetentionOptions {
+  /** Messages older than this are dropped even when not acknowledged. */
+  messageTtlMs: number;
+  /** At most this many unacknowledged messages per registration; the oldest go first. */
+  maxMessages: number;
+}
+
+/**
+ * Where the plugin keeps push subscriptions, registrations and message logs. Every method is one
+ * atomic step, so that several server instances can share a store (memory: one process; Redis:
+ * many). Two implementations: `createMemoryStore()` and `createRedisStore({ redis })`; one
+ * contract suite runs against both.
+ */
+export interface Store {
+  /**
+   * Saves a push subscription. Idempotent per endpoint: the same endpoint and keys give the same
+   * id; the same endpoint with new keys replaces the record under a new id (the old id and its
+   * registrations are gone).
+   */
+  putSubscription(
+    data: PushSubscriptionData,
+    newId: string,
+    now: number,
+  ): Promise<SubscriptionRecord>;
+  getSubscription(id: string): Promise<SubscriptionRecord | null>;
+  /** Deletes a push subscription and every registration on it; returns their ids. */
+  deleteSubscription(id: string): Promise<string[]>;
+
+  /** Inserts a registration if its subscription exists and the limits allow it. */
+  createRegistration(
+    record: RegistrationRecord,
+    limits: RegistrationLimits,
+  ): Promise<CreateRegistrationResult>;
+  getRegistration(id: string): Promise<RegistrationRecord | null>;
+  /** Registrations of a tab. */
+  listByTab(tabId: string): Promise<RegistrationRecord[]>;
+  /** Registrations on a push subscription. */
+  listBySubscription(subscriptionId: string): Promise<RegistrationRecord[]>;
+  /**
+   * Extends the expiry of the tab's registrations, records acknowledgements (dropping acked
+   * messages from the log) and, with `subscriptionId`, moves them to that push subscription.
+   * Ids that are not this tab's, or do not exist, come back in `gone`.
+   */
+  renew(
+    tabId: string,
+    acks: { registrationId: string; ackedSeq: number }[],
+    expiresAt: number,
+    subscriptionId?: string,
+  ): Promise<{ renewed: RegistrationRecord[]; gone: string[] }>;
+  /** Deletes a registration and its message log. Returns false if it did not exist. */
+  deleteRegistration(id: string): Promise<boolean>;
+  /** Deletes and returns registrations whose `expiresAt` is at or before `now`. */
+  takeExpired(now: number): Promise<RegistrationRecord[]>;
+
+  /**
+   * Appends the next message of a registration: takes `seq + 1`, builds the envelope with
+   * `build(seq)`, stores it in the log, advances `seq` (and `cursor`), marks `done` for
+   * `complete`/`error`, trims the log per `retention`, all in one atomic step.
+   */
+  appendMessage(
+    registrationId: string,
+    build: (seq: number) => Envelope,
+    retention: RetentionOptions,
+    options?: AppendOptions,
+  ): Promise<AppendResult>;
+  /** Retained envelopes with `seq > afterSeq`, in order, at most `limit`. */
+  getMessages(registrationId: string, afterSeq: number, limit: number): Promise<Envelope[]>;
+
+  /**
+   * Takes or extends the lease on a registration's server-side subscription. Returns the fencing
+   * token (strictly increasing per registration across owners) or `null` while another owner
+   * holds an unexpired lease.
+   */
+  acquireLease(
+    registrationId: string,
+    owner: string,
+    ttlMs: number,
+    now: number,
+  ): Promise<number | null>;
+  /** Gives up a lease so that another instance can adopt the registration at once. */
+  releaseLease(registrationId: string, owner: string): Promise<void>;
+
+  /** Closes connections the store opened itself. */
+  close?(): Promise<void>;
+}
