@@ -1,0 +1,196 @@
+import type { Envelope, MessagesResponse } from '../protocol/index.js';
+import type { LinkResult } from './errors.js';
+import { createSequencer, type OfferResult, type OfferStatus } from './sequencer.js';
+
+/** Options of {@link createDelivery}. */
+export interface DeliveryOptions {
+  registrationId: string;
+  /** Last seq already handed to the app. */
+  lastSeq: number;
+  /** Bound of the sequencer's held envelopes. */
+  maxHeld: number;
+  /** How long a gap may stay open before the log is asked for the missing seqs. */
+  gapWaitMs: number;
+  /**
+   * Longest wait between retries of a failed or fruitless log fetch.
+   * @defaultValue 30_000
+   */
+  maxRetryMs?: number;
+  /** `GET .../messages?after=…` for this registration. */
+  fetchAfter(after: number): Promise<LinkResult<MessagesResponse>>;
+  /** True for message ids already handed on (before a reload, say): they are passed over. */
+  isDuplicate(id: string): boolean;
+  /** Called with each envelope in seq order, each seq at most once. */
+  onEnvelope(envelope: Envelope): void;
+  /** Called when seqs were given up because the log no longer has them. */
+  onSkip?(count: number): void;
+}
+
+/** Delivery state of one registration, for debugging. */
+export interface DeliverySnapshot {
+  registrationId: string;
+  lastSeq: number;
+  target: number;
+  held: number;
+  done: boolean;
+  /** Seqs given up because the log had dropped them. */
+  skipped: number;
+}
+
+/** One registration's way from envelopes in any order to envelopes in seq order. */
+export interface Delivery {
+  readonly registrationId: string;
+  /** Last seq handed on. */
+  readonly lastSeq: number;
+  /** Offers an envelope of this registration (from a push or from the log). */
+  offer(envelope: Envelope): OfferStatus;
+  /** The server says it has used seqs up to `seq`: fetch the ones after `lastSeq` at once. */
+  noteServerSeq(seq: number): void;
+  /** Stops timers and fetches; nothing is handed on afterwards. */
+  close(): void;
+  snapshot(): DeliverySnapshot;
+}
+
+/** Upper bound on log pages fetched in one go, so a misbehaving server cannot spin us. */
+const MAX_PAGES = 1000;
+
+/**
+ * Creates a {@link Delivery}: a sequencer plus the timers and log fetches that close its gaps.
+ * @param options - see {@link DeliveryOptions}.
+ * @returns the delivery.
+ * @remarks A gap (a later seq seen, or announced by a renewal, before an earlier one) waits
+ * `gapWaitMs` for the push service to deliver the missing message, since pushes may simply be
+ * reordered; then the log is fetched. A `ref` envelope, or a renewal that reports seqs we have
+ * not seen, fetches at once. Failed or fruitless fetches retry with exponential backoff.
+ */
+export function createDelivery({
+  registrationId,
+  lastSeq,
+  maxHeld,
+  gapWaitMs,
+  maxRetryMs = 30_000,
+  fetchAfter,
+  isDuplicate,
+  onEnvelope,
+  onSkip,
+}: DeliveryOptions): Delivery {
+  const sequencer = createSequencer({ lastSeq, maxHeld });
+  let closed = false;
+  let fetching = false;
+  let again = false;
+  let failures = 0;
+  let skipped = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const clearTimer = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+
+  const handOn = ({ ready }: OfferResult): void => {
+    for (const envelope of ready) {
+      if (closed) return;
+      if (!isDuplicate(envelope.id)) onEnvelope(envelope);
+    }
+  };
+
+  const check = (now = false): void => {
+    if (closed || !sequencer.hasGap()) {
+      clearTimer();
+      if (!sequencer.hasGap()) failures = 0;
+      return;
+    }
+    if (fetching) {
+      again ||= now || sequencer.hasRef();
+      return;
+    }
+    if (now || (sequencer.hasRef() && failures === 0)) {
+      clearTimer();
+      void fetchLog();
+      return;
+    }
+    if (timer === undefined) {
+      const delay =
+        failures === 0 ? gapWaitMs : Math.min(Math.max(gapWaitMs, 100) * 2 ** failures, maxRetryMs);
+      timer = setTimeout(() => {
+        timer = undefined;
+        void fetchLog();
+      }, delay);
+    }
+  };
+
+  const fetchLog = async (): Promise<void> => {
+    fetching = true;
+    again = false;
+    let progressed = true;
+    try {
+      for (let page = 0; page < MAX_PAGES && !closed && sequencer.hasGap(); page++) {
+        const after = sequencer.lastSeq;
+        const result = await fetchAfter(after);
+        if (closed) return;
+        if (!result.ok) {
+          progressed = false;
+          break;
+        }
+        const { envelopes, lastSeq: serverSeq } = result.value;
+        sequencer.noteSeq(serverSeq);
+        const available = envelopes.filter((e) => e.seq > after).sort((a, b) => a.seq - b.seq);
+        // The log starts after the seq we need (trimmed by TTL or count): those are lost.
+        const firstAvailable = available[0]?.seq ?? serverSeq + 1;
+        if (firstAvailable > after + 1) {
+          const skip = sequencer.skipMissing(firstAvailable);
+          if (skip.skipped > 0) {
+            skipped += skip.skipped;
+            onSkip?.(skip.skipped);
+          }
+          handOn(skip);
+        }
+        for (const envelope of available) handOn(sequencer.offer(envelope));
+        if (sequencer.lastSeq === after) {
+          progressed = false;
+          break;
+        }
+      }
+    } finally {
+      fetching = false;
+    }
+    if (closed) return;
+    failures = progressed ? 0 : failures + 1;
+    const now = again;
+    again = false;
+    check(now);
+  };
+
+  return {
+    registrationId,
+    get lastSeq() {
+      return sequencer.lastSeq;
+    },
+    offer(envelope) {
+      if (closed) return 'done';
+      const result = sequencer.offer(envelope);
+      handOn(result);
+      check();
+      return result.status;
+    },
+    noteServerSeq(seq) {
+      if (closed || seq <= sequencer.lastSeq) return;
+      sequencer.noteSeq(seq);
+      check(true);
+    },
+    close() {
+      closed = true;
+      clearTimer();
+    },
+    snapshot() {
+      return {
+        registrationId,
+        lastSeq: sequencer.lastSeq,
+        target: sequencer.target,
+        held: sequencer.held,
+        done: sequencer.done,
+        skipped,
+      };
+    },
+  };
+}

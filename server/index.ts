@@ -1,0 +1,22 @@
+/**
+ * graphql-web-push/server: the Yoga plugin, its stores and VAPID key generation.
+ * @packageDocumentation
+ */
+export type { ErrorCode } from '../protocol/index.js';
+export { createWebPushError } from './errors.js';
+export type { WebPushOptions } from './options.js';
+export { useWebPush } from './plugin.js';
+export type { UnregisterResponse } from './routes/unregister.js';
+export { createMemoryStore } from './store/memory.js';
+export type {
+  AppendOptions,
+  AppendResult,
+  CreateRegistrationResult,
+  RegistrationLimits,
+  RegistrationRecord,
+  RetentionOptions,
+  Store,
+  SubscriptionRecord,
+} from './store/types.js';
+export type { UnregisterBody } from './validate.js';
+export { generateVapidKeys, type VapidOptions } from './vapid.js';

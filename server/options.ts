@@ -1,0 +1,167 @@
+import type { YogaLogger } from 'graphql-yoga';
+import { DEFAULT_PUSH_BUDGET_BYTES, MAX_PUSH_PLAINTEXT_BYTES } from '../protocol/index.js';
+import type { PushSender } from './push/index.js';
+import { createMemoryStore } from './store/memory.js';
+import type { Store } from './store/types.js';
+import type { VapidOptions } from './vapid.js';
+
+/** Options of `useWebPush`. */
+export interface WebPushOptions {
+  /** VAPID identity of this application server (RFC 8292). The private key is never logged. */
+  vapid: VapidOptions;
+  /**
+   * Where push subscriptions, registrations and message logs live. Use a shared store (Redis)
+   * when several instances serve the same clients.
+   * @defaultValue `createMemoryStore()`
+   */
+  store?: Store;
+  /**
+   * Extra push-service origins accepted as endpoints besides the well-known vendors (e.g. the
+   * local push service in development). Anything else is refused: the server POSTs to these URLs.
+   * @defaultValue `[]`
+   */
+  allowedPushOrigins?: string[];
+  /**
+   * How long a registration lives without renewal.
+   * @defaultValue `60_000`
+   */
+  registrationTtlMs?: number;
+  /**
+   * How often clients are told to renew.
+   * @defaultValue `registrationTtlMs / 3`
+   */
+  renewIntervalMs?: number;
+  /**
+   * Largest plaintext put in one push message; larger results are sent as `type: "ref"` and
+   * fetched from `…/messages`. At most `MAX_PUSH_PLAINTEXT_BYTES`.
+   * @defaultValue `DEFAULT_PUSH_BUDGET_BYTES` (3072)
+   */
+  maxPayloadBytes?: number;
+  /**
+   * Largest GraphQL document (UTF-8 bytes) accepted for a registration.
+   * @defaultValue `16_384`
+   */
+  maxDocumentBytes?: number;
+  /**
+   * Largest body of a `…/push/*` route request.
+   * @defaultValue `65_536`
+   */
+  maxBodyBytes?: number;
+  /**
+   * Registrations one tab may hold at once.
+   * @defaultValue `50`
+   */
+  maxRegistrationsPerTab?: number;
+  /**
+   * Registrations one push subscription (one browser profile) may hold at once.
+   * @defaultValue `200`
+   */
+  maxRegistrationsPerSubscription?: number;
+  /**
+   * Request headers kept with a registration to rebuild its context later (lower case).
+   * @defaultValue `['authorization', 'cookie']`
+   */
+  keepHeaders?: string[];
+  /**
+   * How long messages stay in a registration's log, and the TTL of each push message.
+   * @defaultValue `86_400_000` (24 hours)
+   */
+  messageTtlMs?: number;
+  /**
+   * Unacknowledged messages kept per registration; the oldest go first.
+   * @defaultValue `1000`
+   */
+  maxRetainedMessages?: number;
+  /**
+   * How often expired registrations are collected and their server-side subscriptions closed.
+   * @defaultValue `1000`
+   */
+  sweepIntervalMs?: number;
+  /**
+   * Sends push messages. Injected for tests or to share one sender between servers; an injected
+   * sender belongs to the caller and is not closed when Yoga is disposed.
+   * @defaultValue a sender built with `createPushSender({ vapid })`
+   */
+  sender?: PushSender;
+  /**
+   * Where the plugin logs failed sends and store errors.
+   * @defaultValue Yoga's logger
+   */
+  logger?: YogaLogger;
+}
+
+/** {@link WebPushOptions} with every default filled in. */
+export interface ResolvedOptions
+  extends Required<Omit<WebPushOptions, 'sender' | 'logger' | 'renewIntervalMs'>> {
+  renewIntervalMs: number;
+  sender: PushSender | undefined;
+  logger: YogaLogger | undefined;
+}
+
+/**
+ * Fills in defaults and rejects option values that cannot work.
+ * @param options - what the operator passed
+ * @returns the options with defaults
+ * @throws RangeError when a limit is not a positive integer or the payload budget exceeds
+ * `MAX_PUSH_PLAINTEXT_BYTES`
+ */
+export function resolveOptions(options: WebPushOptions): ResolvedOptions {
+  const {
+    vapid,
+    store = createMemoryStore(),
+    allowedPushOrigins = [],
+    registrationTtlMs = 60_000,
+    renewIntervalMs = Math.floor(registrationTtlMs / 3),
+    maxPayloadBytes = DEFAULT_PUSH_BUDGET_BYTES,
+    maxDocumentBytes = 16_384,
+    maxBodyBytes = 65_536,
+    maxRegistrationsPerTab = 50,
+    maxRegistrationsPerSubscription = 200,
+    keepHeaders = ['authorization', 'cookie'],
+    messageTtlMs = 86_400_000,
+    maxRetainedMessages = 1000,
+    sweepIntervalMs = 1000,
+    sender,
+    logger,
+  } = options;
+  const positive = {
+    registrationTtlMs,
+    renewIntervalMs,
+    maxPayloadBytes,
+    maxDocumentBytes,
+    maxBodyBytes,
+    maxRegistrationsPerTab,
+    maxRegistrationsPerSubscription,
+    messageTtlMs,
+    maxRetainedMessages,
+    sweepIntervalMs,
+  };
+  for (const [name, value] of Object.entries(positive)) {
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new RangeError(`useWebPush: ${name} must be a positive integer, got ${value}`);
+    }
+  }
+  if (maxPayloadBytes > MAX_PUSH_PLAINTEXT_BYTES) {
+    throw new RangeError(
+      `useWebPush: maxPayloadBytes ${maxPayloadBytes} exceeds ${MAX_PUSH_PLAINTEXT_BYTES}`,
+    );
+  }
+  return {
+    vapid,
+    store,
+    allowedPushOrigins,
+    registrationTtlMs,
+    renewIntervalMs,
+    maxPayloadBytes,
+    maxDocumentBytes,
+    maxBodyBytes,
+    maxRegistrationsPerTab,
+    maxRegistrationsPerSubscription,
+    keepHeaders: keepHeaders.map((name) => name.toLowerCase()),
+    messageTtlMs,
+    maxRetainedMessages,
+    sweepIntervalMs,
+    sender,
+    logger,
+  };
+}

@@ -1,0 +1,213 @@
+import type { ExecutionResult, GraphQLError } from 'graphql';
+import { isAsyncIterable, type Plugin, processRegularResult, type YogaLogger } from 'graphql-yoga';
+import { ErrorCode, EXTENSION_KEY } from '../protocol/index.js';
+import { createWebPushError, webPushErrorCode } from './errors.js';
+import { resolveOptions, type WebPushOptions } from './options.js';
+import { createEndpointPolicy, createPushSender } from './push/index.js';
+import { createRegistrar, registrationExtensionOf } from './registration.js';
+import type { RouteContext } from './routes/context.js';
+import { handleRoute, ROUTE_PREFIX } from './routes/index.js';
+import { createResponder } from './routes/respond.js';
+import { createRunner } from './runner.js';
+import { parseRegistrationExtension } from './validate.js';
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json';
+
+/**
+ * The Yoga plugin that delivers GraphQL subscriptions as Web Push messages.
+ *
+ * @param options - VAPID keys, store, limits; see {@link WebPushOptions}
+ * @returns a graphql-yoga 5 plugin
+ * @remarks
+ * - Adds the routes `…/push/config`, `…/push/subscriptions`, `…/push/renew`, `…/push/messages`
+ *   and `…/push/unregister` under Yoga's GraphQL endpoint.
+ * - A `POST /graphql` of a subscription operation with `extensions.webPush` goes through Yoga as
+ *   usual (context factory, auth plugins, validation, error masking); instead of streaming, its
+ *   result stream becomes a stored registration and the answer is JSON:
+ *   `{ extensions: { webPush: { registrationId, expiresAt, seq } } }`. A refused registration
+ *   answers `{ errors }` with a non-2xx status, whatever the `Accept` header.
+ * - The results each registration's stream yields are logged in the store and pushed.
+ * - Disposing Yoga stops the expiry sweeper, closes the streams running here (registrations stay
+ *   stored) and closes the sender the plugin created.
+ * @example
+ * ```ts
+ * const yoga = createYoga({ schema, plugins: [useWebPush({ vapid, store: createMemoryStore() })] });
+ * ```
+ */
+export function useWebPush(options: WebPushOptions): Plugin {
+  const resolved = resolveOptions(options);
+  const { store, vapid } = resolved;
+  const ownsSender = resolved.sender === undefined;
+  const sender = resolved.sender ?? createPushSender({ vapid });
+  const policy = createEndpointPolicy({ allowedPushOrigins: resolved.allowedPushOrigins });
+
+  // Yoga's logger is known only once Yoga starts; forward to whichever applies at call time.
+  let yogaLogger: YogaLogger | undefined;
+  const logger = Object.fromEntries(
+    LEVELS.map((level) => [
+      level,
+      (...args: unknown[]) => (resolved.logger ?? yogaLogger)?.[level](...args),
+    ]),
+  ) as YogaLogger;
+
+  const runner = createRunner({
+    store,
+    sender,
+    retention: {
+      messageTtlMs: resolved.messageTtlMs,
+      maxMessages: resolved.maxRetainedMessages,
+    },
+    maxPayloadBytes: resolved.maxPayloadBytes,
+    ttlSeconds: Math.floor(resolved.messageTtlMs / 1000),
+    logger,
+  });
+  const registrar = createRegistrar({
+    store,
+    runner,
+    limits: {
+      maxPerTab: resolved.maxRegistrationsPerTab,
+      maxPerSubscription: resolved.maxRegistrationsPerSubscription,
+    },
+    registrationTtlMs: resolved.registrationTtlMs,
+    keepHeaders: resolved.keepHeaders,
+  });
+  const routes: RouteContext = {
+    options: resolved,
+    store,
+    runner,
+    checkEndpoint: (endpoint) => policy.check(endpoint),
+    respond: createResponder(Response),
+    logger,
+    now: Date.now,
+  };
+
+  let graphqlEndpoint = '/graphql';
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  let sweeping = false;
+  /** Registration requests, answered as JSON whatever they accept. */
+  const registrationRequests = new WeakSet<Request>();
+
+  const sweep = async (): Promise<void> => {
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      const expired = await store.takeExpired(Date.now());
+      await Promise.all(expired.map((record) => runner.stopRegistration(record.id)));
+    } catch (error) {
+      logger.error('graphql-web-push: sweeping expired registrations failed', error);
+    } finally {
+      sweeping = false;
+    }
+  };
+
+  return {
+    onYogaInit({ yoga }) {
+      graphqlEndpoint = yoga.graphqlEndpoint.replace(/\/$/, '');
+      yogaLogger = yoga.logger;
+      routes.respond = createResponder(yoga.fetchAPI.Response);
+      sweeper ??= setInterval(() => void sweep(), resolved.sweepIntervalMs);
+      // Expiry sweeping alone must not keep the process alive.
+      sweeper.unref();
+    },
+
+    async onRequest({ request, url, endResponse }) {
+      const prefix = `${graphqlEndpoint}${ROUTE_PREFIX}`;
+      const { pathname } = url;
+      if (pathname !== prefix && !pathname.startsWith(`${prefix}/`)) return;
+      endResponse(await handleRoute(routes, request, url, pathname.slice(graphqlEndpoint.length)));
+    },
+
+    onParams({ params, request, setResult }) {
+      const extension = registrationExtensionOf(params);
+      if (extension === undefined) return;
+      registrationRequests.add(request);
+      try {
+        // Registering stores state: never on GET, where a link or an <img> could trigger it.
+        if (request.method !== 'POST') {
+          throw createWebPushError(ErrorCode.BadRequest, 'Register with POST');
+        }
+        parseRegistrationExtension(extension);
+        if (typeof params.query !== 'string') {
+          throw createWebPushError(ErrorCode.BadRequest, 'A registration needs the query text');
+        }
+        if (Buffer.byteLength(params.query, 'utf8') > resolved.maxDocumentBytes) {
+          throw createWebPushError(
+            ErrorCode.TooLarge,
+            `Document is larger than ${resolved.maxDocumentBytes} bytes`,
+          );
+        }
+      } catch (error) {
+        setResult({ errors: [error as GraphQLError] });
+      }
+    },
+
+    onExecute({ args, setResultAndStopExecution }) {
+      // Only subscriptions reach onSubscribe; anything executed here cannot register.
+      if (registrationExtensionOf(args.contextValue.params) === undefined) return;
+      setResultAndStopExecution({
+        errors: [
+          createWebPushError(
+            ErrorCode.NotASubscription,
+            'Only subscription operations can be registered for Web Push',
+          ),
+        ],
+      });
+    },
+
+    async onExecutionResult({ result, setResult, context }) {
+      // Here the stream already passed every plugin's hooks (masking included), so what gets
+      // pushed is what Yoga would have streamed.
+      const { params } = context;
+      const extension = registrationExtensionOf(params);
+      if (extension === undefined || !result || !isAsyncIterable(result)) return;
+      const iterator = result[Symbol.asyncIterator]() as AsyncIterator<ExecutionResult>;
+      try {
+        const ack = await registrar.register({
+          extension: parseRegistrationExtension(extension),
+          query: params.query as string,
+          operationName: params.operationName ?? null,
+          variables: (params.variables as Record<string, unknown> | undefined) ?? null,
+          headers: context.request.headers,
+          iterator,
+        });
+        setResult({ extensions: { [EXTENSION_KEY]: ack } });
+      } catch (error) {
+        await iterator.return?.();
+        if (webPushErrorCode(error) === null) {
+          logger.error('graphql-web-push: storing a registration failed', error);
+          setResult({
+            errors: [createWebPushError(ErrorCode.Unavailable, 'Service temporarily unavailable')],
+          });
+          return;
+        }
+        setResult({ errors: [error as GraphQLError] });
+      }
+    },
+
+    onResultProcess({ request, setResultProcessor }) {
+      if (!registrationRequests.has(request)) return;
+      const mediaType = (request.headers.get('accept') ?? '').includes(GRAPHQL_RESPONSE_JSON)
+        ? GRAPHQL_RESPONSE_JSON
+        : 'application/json';
+      setResultProcessor(async (result, fetchAPI) => {
+        // Statuses by the rules of application/graphql-response+json (a validation error is
+        // 400, not 200) whatever the client accepts, so every refusal shows in the status.
+        const response = await processRegularResult(result, fetchAPI, GRAPHQL_RESPONSE_JSON);
+        response.headers.set('content-type', `${mediaType}; charset=utf-8`);
+        return response;
+      }, mediaType);
+    },
+
+    async onDispose() {
+      if (sweeper) clearInterval(sweeper);
+      sweeper = undefined;
+      await runner.close();
+      // Closing our sender ends its retries at once; an injected sender's sends are its owner's.
+      if (ownsSender) {
+        await sender.close();
+        await runner.settled();
+      }
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import type { YogaLogger } from 'graphql-yoga';
+import type { ResolvedOptions } from '../options.js';
+import type { Runner } from '../runner.js';
+import type { Store } from '../store/types.js';
+import type { Responder } from './respond.js';
+
+/** What every route handler may use. */
+export interface RouteContext {
+  options: ResolvedOptions;
+  store: Store;
+  runner: Runner;
+  /** Checks push endpoints against the allowlist (SSRF protection). */
+  checkEndpoint(endpoint: string): { ok: true } | { ok: false; reason: string };
+  respond: Responder;
+  logger: YogaLogger;
+  now(): number;
+}
+
+/** Handles one method of one route. Throws `createWebPushError` errors to refuse. */
+export type RouteHandler = (context: RouteContext, request: Request, url: URL) => Promise<Response>;

@@ -1,0 +1,24 @@
+import { ErrorCode, type MessagesResponse } from '../../protocol/index.js';
+import { createWebPushError } from '../errors.js';
+import { isServerId } from '../ids.js';
+import { parseMessagesQuery } from '../validate.js';
+import type { RouteHandler } from './context.js';
+
+/**
+ * `GET …/push/messages?tabId=…&registrationId=…&after=SEQ`: the retained envelopes after `after`,
+ * with full payloads (gap filling, and results sent by reference).
+ * @returns {@link MessagesResponse}
+ * @throws WEB_PUSH_UNKNOWN_REGISTRATION unless the registration exists and is this tab's
+ */
+export const getMessages: RouteHandler = async (context, _request, url) => {
+  const { options, store, respond } = context;
+  const { tabId, registrationId, after } = parseMessagesQuery(url.searchParams);
+  const record = isServerId(registrationId) ? await store.getRegistration(registrationId) : null;
+  // Another tab's registration gets the same answer as a missing one: ids reveal nothing.
+  if (!record || record.tabId !== tabId) {
+    throw createWebPushError(ErrorCode.UnknownRegistration, 'Unknown registration');
+  }
+  const envelopes = await store.getMessages(registrationId, after, options.maxRetainedMessages);
+  const body: MessagesResponse = { envelopes, lastSeq: record.seq };
+  return respond.json(body);
+};

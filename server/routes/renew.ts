@@ -1,0 +1,42 @@
+import { ErrorCode, type RenewResponse } from '../../protocol/index.js';
+import { createWebPushError } from '../errors.js';
+import { isServerId } from '../ids.js';
+import { parseRenewRequest } from '../validate.js';
+import { readJsonBody } from './body.js';
+import type { RouteHandler } from './context.js';
+
+/**
+ * `POST …/push/renew`: extends the tab's registrations, records how far the tab has read (which
+ * trims the logs) and, with `subscriptionId`, moves them to a new push subscription.
+ * @returns {@link RenewResponse}; ids that are not this tab's or no longer exist are in `gone`
+ * @throws WEB_PUSH_UNKNOWN_SUBSCRIPTION when `subscriptionId` is given but unknown: nothing is
+ * renewed, so the tab puts its subscription again and retries
+ */
+export const renew: RouteHandler = async (context, request) => {
+  const { options, store, respond } = context;
+  const body = parseRenewRequest(
+    await readJsonBody(request, options.maxBodyBytes),
+    options.maxRegistrationsPerTab,
+  );
+  if (body.subscriptionId !== undefined) {
+    const known =
+      isServerId(body.subscriptionId) && (await store.getSubscription(body.subscriptionId));
+    if (!known) {
+      throw createWebPushError(
+        ErrorCode.UnknownSubscription,
+        'Unknown push subscription: PUT it again',
+      );
+    }
+  }
+  const expiresAt = context.now() + options.registrationTtlMs;
+  const { renewed, gone } = await store.renew(
+    body.tabId,
+    body.registrations,
+    expiresAt,
+    body.subscriptionId,
+  );
+  const seqs: Record<string, number> = {};
+  for (const record of renewed) seqs[record.id] = record.seq;
+  const response: RenewResponse = { expiresAt, gone, seqs };
+  return respond.json(response);
+};

@@ -1,0 +1,47 @@
+import { isServerId } from '../ids.js';
+import { parseUnregisterRequest } from '../validate.js';
+import { readJsonBody } from './body.js';
+import type { RouteHandler } from './context.js';
+
+/** `POST …/push/unregister` response. */
+export interface UnregisterResponse {
+  /** The tab's registrations this request removed (or, with `graceMs`, set to expire). */
+  unregistered: string[];
+}
+
+/**
+ * `POST …/push/unregister` `{ tabId, registrationIds, graceMs? }`: removes the tab's
+ * registrations and closes their streams. With `graceMs` it only brings their expiry forward, so
+ * a reloading tab that renews within the grace keeps them (`navigator.sendBeacon` on `pagehide`).
+ * @returns {@link UnregisterResponse}; ids that are unknown or not this tab's are ignored
+ * @remarks Accepts `Content-Type: text/plain` because `sendBeacon` with a string sends that.
+ */
+export const unregister: RouteHandler = async (context, request) => {
+  const { options, store, runner, respond } = context;
+  const body = parseUnregisterRequest(
+    await readJsonBody(request, options.maxBodyBytes, ['application/json', 'text/plain']),
+    options.maxRegistrationsPerTab,
+  );
+  const expiresAt = body.graceMs === undefined ? null : context.now() + body.graceMs;
+  const unregistered: string[] = [];
+  for (const id of new Set(body.registrationIds)) {
+    const record = isServerId(id) ? await store.getRegistration(id) : null;
+    if (!record || record.tabId !== body.tabId) continue;
+    if (expiresAt === null) {
+      if (await store.deleteRegistration(id)) unregistered.push(id);
+      await runner.stopRegistration(id);
+    } else if (record.expiresAt > expiresAt) {
+      // Only ever shortens: a grace must not extend a registration about to expire anyway.
+      const { renewed } = await store.renew(
+        body.tabId,
+        [{ registrationId: id, ackedSeq: record.ackedSeq }],
+        expiresAt,
+      );
+      if (renewed.length > 0) unregistered.push(id);
+    } else {
+      unregistered.push(id);
+    }
+  }
+  const response: UnregisterResponse = { unregistered };
+  return respond.json(response);
+};

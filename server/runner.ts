@@ -1,0 +1,278 @@
+import type { ExecutionResult } from 'graphql';
+import { maskError, type YogaLogger } from 'graphql-yoga';
+import {
+  type Envelope,
+  type EnvelopeType,
+  envelopeId,
+  PROTOCOL_VERSION,
+} from '../protocol/index.js';
+import { type FormattedResult, formatError, formatResult, isStreamError } from './format.js';
+import type { PushSender, PushTarget } from './push/index.js';
+import type { RegistrationRecord, RetentionOptions, Store } from './store/types.js';
+
+/** Options of {@link createRunner}. */
+export interface RunnerOptions {
+  store: Store;
+  sender: PushSender;
+  /** How long and how many messages each registration's log keeps. */
+  retention: RetentionOptions;
+  /** Largest plaintext sent inline; larger envelopes go as `ref`. */
+  maxPayloadBytes: number;
+  /** TTL of each push message at the push service. */
+  ttlSeconds: number;
+  logger: YogaLogger;
+  /**
+   * First wait before retrying an append the store refused with an exception.
+   * @defaultValue `100`
+   */
+  retryBaseMs?: number;
+  /**
+   * Longest wait between append retries.
+   * @defaultValue `5_000`
+   */
+  retryMaxMs?: number;
+}
+
+/** Options of {@link Runner.startRegistration}. */
+export interface StartOptions {
+  /** Fencing token of this instance's lease on the registration, passed to every append. */
+  fencingToken?: number;
+}
+
+/**
+ * Turns the results of registrations' server-side subscriptions into logged and pushed envelopes.
+ */
+export interface Runner {
+  /**
+   * Starts consuming a registration's result stream. The registration must already be stored.
+   * Everything the runner knows about it is kept in the runner, keyed by registration id, so that
+   * a registration adopted from its stored record starts the same way as a new one.
+   */
+  startRegistration(
+    record: RegistrationRecord,
+    iterator: AsyncIterator<ExecutionResult>,
+    options?: StartOptions,
+  ): void;
+  /** Closes a registration's stream (its resolver's `return` runs); appends nothing more. */
+  stopRegistration(registrationId: string): Promise<void>;
+  /** Ids of registrations whose streams run here. */
+  running(): string[];
+  /**
+   * Stops every stream and waits for appends under way. Sends under way go on: closing the
+   * sender ends them quickly, see {@link Runner.settled}.
+   */
+  close(): Promise<void>;
+  /** Resolves when every send started so far has settled. */
+  settled(): Promise<void>;
+}
+
+interface Entry {
+  record: RegistrationRecord;
+  iterator: AsyncIterator<ExecutionResult>;
+  fencingToken: number | undefined;
+  /** Aborted when the registration stops: ends retry waits at once. */
+  stop: AbortController;
+}
+
+const MASKED_MESSAGE = 'Unexpected error.';
+const encoder = new TextEncoder();
+const encode = (envelope: Envelope): Uint8Array => encoder.encode(JSON.stringify(envelope));
+const asRef = ({ v, id, tab, reg, seq }: Envelope): Envelope => ({
+  v,
+  id,
+  tab,
+  reg,
+  seq,
+  type: 'ref',
+});
+
+const wait = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+
+/**
+ * Creates the runner of server-side subscriptions.
+ *
+ * @param options - store, sender, retention and limits
+ * @returns the {@link Runner}
+ * @remarks For each result: append to the log (in order per registration: the next result is
+ * not read before the append finished), then send without waiting, so sends of one registration
+ * may overlap; the link restores their order. A result too big for one push goes as `ref`. A
+ * `gone` endpoint deletes the push subscription and stops its registrations; a failed send stays
+ * in the log for the tab to fetch.
+ */
+export function createRunner(options: RunnerOptions): Runner {
+  const {
+    store,
+    sender,
+    retention,
+    maxPayloadBytes,
+    ttlSeconds,
+    logger,
+    retryBaseMs = 100,
+    retryMaxMs = 5_000,
+  } = options;
+  const entries = new Map<string, Entry>();
+  const loops = new Set<Promise<void>>();
+  const sends = new Set<Promise<void>>();
+
+  const closeIterator = async (entry: Entry): Promise<void> => {
+    try {
+      await entry.iterator.return?.();
+    } catch (error) {
+      logger.debug('graphql-web-push: closing a subscription stream failed', error);
+    }
+  };
+
+  const stopEntry = async (entry: Entry): Promise<void> => {
+    if (entries.get(entry.record.id) !== entry) return;
+    entries.delete(entry.record.id);
+    entry.stop.abort();
+    await closeIterator(entry);
+  };
+
+  const stopRegistration = async (registrationId: string): Promise<void> => {
+    const entry = entries.get(registrationId);
+    if (entry) await stopEntry(entry);
+  };
+
+  const targetOf = async (
+    registrationId: string,
+  ): Promise<{ subscriptionId: string; target: PushTarget } | null> => {
+    // Read at send time: a renewal may have moved the registration to another subscription.
+    const registration = await store.getRegistration(registrationId);
+    if (!registration) return null;
+    const subscription = await store.getSubscription(registration.subscriptionId);
+    if (!subscription) return null;
+    return {
+      subscriptionId: subscription.id,
+      target: { endpoint: subscription.endpoint, keys: subscription.keys },
+    };
+  };
+
+  const push = async (envelope: Envelope): Promise<void> => {
+    const found = await targetOf(envelope.reg);
+    if (!found) return;
+    const full = encode(envelope);
+    const inline = full.byteLength <= maxPayloadBytes;
+    let result = await sender.send(found.target, inline ? full : encode(asRef(envelope)), {
+      ttlSeconds,
+    });
+    if (!result.ok && result.reason === 'too-large' && inline) {
+      // The push service's limit is below ours: the tab fetches the payload instead.
+      result = await sender.send(found.target, encode(asRef(envelope)), { ttlSeconds });
+    }
+    if (result.ok) return;
+    if (result.reason === 'gone') {
+      const ids = await store.deleteSubscription(found.subscriptionId);
+      await Promise.all(ids.map(stopRegistration));
+      return;
+    }
+    // The message stays in the log; the tab notices the gap and fetches it.
+    logger.debug(
+      `graphql-web-push: push ${envelope.id} not delivered (${result.reason}, status ${result.status})`,
+    );
+  };
+
+  const track = (work: Promise<void>, into: Set<Promise<void>>): void => {
+    into.add(work);
+    void work.finally(() => into.delete(work));
+  };
+
+  /** Appends, retrying while the store throws; false when the registration cannot take more. */
+  const append = async (entry: Entry, type: EnvelopeType, payload?: unknown): Promise<boolean> => {
+    const { record } = entry;
+    const build = (seq: number): Envelope => {
+      const envelope: Envelope = {
+        v: PROTOCOL_VERSION,
+        id: envelopeId(record.id, seq),
+        tab: record.tabId,
+        reg: record.id,
+        seq,
+        type,
+      };
+      if (payload !== undefined) envelope.payload = payload;
+      return envelope;
+    };
+    for (let attempt = 0; ; attempt += 1) {
+      if (entry.stop.signal.aborted) return false;
+      try {
+        const appended = await store.appendMessage(record.id, build, retention, {
+          fencingToken: entry.fencingToken,
+        });
+        if (!appended.ok) return false;
+        track(
+          push(appended.envelope).catch((error) =>
+            logger.error('graphql-web-push: sending a push message failed', error),
+          ),
+          sends,
+        );
+        return true;
+      } catch (error) {
+        // The event is not lost while we wait: the stream is not read until the append succeeds.
+        logger.error('graphql-web-push: appending a message failed; retrying', error);
+        await wait(Math.min(retryMaxMs, retryBaseMs * 2 ** attempt), entry.stop.signal);
+      }
+    }
+  };
+
+  const run = async (entry: Entry): Promise<void> => {
+    const live = () => entries.get(entry.record.id) === entry;
+    for (;;) {
+      let step: IteratorResult<ExecutionResult>;
+      try {
+        step = await entry.iterator.next();
+      } catch (error) {
+        if (!live()) return;
+        logger.error('graphql-web-push: a subscription stream failed', error);
+        // Hide what is not a GraphQL error, as Yoga's error masking would.
+        await append(entry, 'error', { errors: [formatError(maskError(error, MASKED_MESSAGE))] });
+        break;
+      }
+      if (!live()) return;
+      if (step.done) {
+        await append(entry, 'complete');
+        break;
+      }
+      if (isStreamError(step.value)) {
+        await append(entry, 'error', { errors: formatResult(step.value).errors });
+        break;
+      }
+      const payload: FormattedResult = formatResult(step.value);
+      if (!(await append(entry, 'next', payload))) break;
+    }
+    await stopEntry(entry);
+  };
+
+  return {
+    startRegistration(record, iterator, { fencingToken } = {}) {
+      const entry: Entry = { record, iterator, fencingToken, stop: new AbortController() };
+      const previous = entries.get(record.id);
+      if (previous) void stopEntry(previous);
+      entries.set(record.id, entry);
+      track(
+        run(entry).catch((error) =>
+          logger.error('graphql-web-push: a registration stopped unexpectedly', error),
+        ),
+        loops,
+      );
+    },
+    stopRegistration,
+    running: () => [...entries.keys()],
+    async close() {
+      await Promise.all([...entries.keys()].map(stopRegistration));
+      await Promise.all([...loops]);
+    },
+    async settled() {
+      await Promise.all([...sends]);
+    },
+  };
+}

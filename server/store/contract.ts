@@ -1,0 +1,480 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Envelope, envelopeId, type PushSubscriptionData } from '../../protocol/index.js';
+import { randomId } from '../ids.js';
+import type { RegistrationRecord, RetentionOptions, Store } from './types.js';
+
+const KEEP_ALL: RetentionOptions = { messageTtlMs: 3_600_000, maxMessages: 1000 };
+const LIMITS = { maxPerTab: 50, maxPerSubscription: 200 };
+const NOW = 1_700_000_000_000;
+
+function subscriptionData(keys = { p256dh: 'BPublicKey', auth: 'AuthSecret' }) {
+  return {
+    endpoint: `https://push.example/${randomId()}`,
+    keys,
+  } satisfies PushSubscriptionData;
+}
+
+function registration(
+  subscriptionId: string,
+  overrides: Partial<RegistrationRecord> = {},
+): RegistrationRecord {
+  return {
+    id: randomId(),
+    tabId: `tab-${randomId()}`,
+    subscriptionId,
+    operationKey: '42',
+    query: 'subscription { ticks }',
+    operationName: null,
+    variables: { productId: 'p1' },
+    headers: { authorization: 'Bearer t' },
+    createdAt: NOW,
+    expiresAt: NOW + 60_000,
+    seq: 0,
+    ackedSeq: 0,
+    done: false,
+    cursor: null,
+    ...overrides,
+  };
+}
+
+function next(reg: RegistrationRecord, data: unknown): (seq: number) => Envelope {
+  return (seq) => ({
+    v: 1,
+    id: envelopeId(reg.id, seq),
+    tab: reg.tabId,
+    reg: reg.id,
+    seq,
+    type: 'next',
+    payload: { data },
+  });
+}
+
+function ofType(reg: RegistrationRecord, type: Envelope['type']): (seq: number) => Envelope {
+  return (seq) => ({ v: 1, id: envelopeId(reg.id, seq), tab: reg.tabId, reg: reg.id, seq, type });
+}
+
+const seqs = (envelopes: Envelope[]): number[] => envelopes.map((e) => e.seq);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The behaviour every {@link Store} must have, as a vitest suite. Run it once per
+ * implementation, e.g. `describeStoreContract('memory', async () => createMemoryStore())`.
+ *
+ * @param name - shown in the suite's title
+ * @param makeStore - gives a ready store for each test
+ * @param cleanup - called after each test with that test's store (close connections, flush keys)
+ * @remarks Ids are random per test, so a store shared between tests (one Redis database) does not
+ * leak state from one test into another. One test waits ~100 ms of real time for the message TTL.
+ */
+export function describeStoreContract(
+  name: string,
+  makeStore: () => Promise<Store>,
+  cleanup?: (store: Store) => Promise<void>,
+): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+    afterEach(async () => {
+      await cleanup?.(store);
+    });
+
+    const withSubscription = async () => store.putSubscription(subscriptionData(), randomId(), NOW);
+
+    const withRegistration = async (overrides: Partial<RegistrationRecord> = {}) => {
+      const subscription = await withSubscription();
+      const record = registration(subscription.id, overrides);
+      expect(await store.createRegistration(record, LIMITS)).toEqual({ ok: true });
+      return record;
+    };
+
+    describe('push subscriptions', () => {
+      it('stores a new subscription under the id it is given', async () => {
+        const data = subscriptionData();
+        const id = randomId();
+        const record = await store.putSubscription(data, id, NOW);
+        expect(record).toEqual({ id, endpoint: data.endpoint, keys: data.keys, createdAt: NOW });
+        expect(await store.getSubscription(id)).toEqual(record);
+      });
+
+      it('gives the same id for the same endpoint and keys (idempotent per endpoint)', async () => {
+        const data = subscriptionData();
+        const first = await store.putSubscription(data, randomId(), NOW);
+        const second = await store.putSubscription(
+          { ...data, keys: { ...data.keys } },
+          randomId(),
+          NOW + 5,
+        );
+        expect(second).toEqual(first);
+      });
+
+      it('replaces the record when the endpoint comes back with new keys, dropping its registrations', async () => {
+        const data = subscriptionData();
+        const old = await store.putSubscription(data, randomId(), NOW);
+        const reg = registration(old.id);
+        await store.createRegistration(reg, LIMITS);
+        const newId = randomId();
+        const replaced = await store.putSubscription(
+          { endpoint: data.endpoint, keys: { p256dh: 'BOtherKey', auth: 'OtherAuth' } },
+          newId,
+          NOW + 1,
+        );
+        expect(replaced.id).toBe(newId);
+        expect(replaced.keys).toEqual({ p256dh: 'BOtherKey', auth: 'OtherAuth' });
+        expect(await store.getSubscription(old.id)).toBeNull();
+        expect(await store.getRegistration(reg.id)).toBeNull();
+      });
+
+      it('returns null for an unknown subscription id', async () => {
+        expect(await store.getSubscription(randomId())).toBeNull();
+      });
+
+      it('deletes a subscription with all its registrations and returns their ids', async () => {
+        const subscription = await withSubscription();
+        const a = registration(subscription.id);
+        const b = registration(subscription.id);
+        await store.createRegistration(a, LIMITS);
+        await store.createRegistration(b, LIMITS);
+        await store.appendMessage(a.id, next(a, 1), KEEP_ALL);
+        const other = await withRegistration();
+
+        const deleted = await store.deleteSubscription(subscription.id);
+
+        expect([...deleted].sort()).toEqual([a.id, b.id].sort());
+        expect(await store.getSubscription(subscription.id)).toBeNull();
+        expect(await store.getRegistration(a.id)).toBeNull();
+        expect(await store.getRegistration(b.id)).toBeNull();
+        expect(await store.getMessages(a.id, 0, 10)).toEqual([]);
+        expect(await store.listBySubscription(subscription.id)).toEqual([]);
+        expect(await store.getRegistration(other.id)).toEqual(other);
+        expect(await store.deleteSubscription(subscription.id)).toEqual([]);
+      });
+    });
+
+    describe('registrations', () => {
+      it('stores a registration and reads it back unchanged', async () => {
+        const record = await withRegistration();
+        expect(await store.getRegistration(record.id)).toEqual(record);
+        expect(await store.listByTab(record.tabId)).toEqual([record]);
+        expect(await store.listBySubscription(record.subscriptionId)).toEqual([record]);
+      });
+
+      it('hands out copies: changing a returned record changes nothing stored', async () => {
+        const record = await withRegistration();
+        const copy = await store.getRegistration(record.id);
+        if (!copy) throw new Error('missing');
+        copy.seq = 99;
+        copy.headers.authorization = 'changed';
+        expect(await store.getRegistration(record.id)).toEqual(record);
+      });
+
+      it('refuses a registration on an unknown subscription', async () => {
+        const record = registration(randomId());
+        expect(await store.createRegistration(record, LIMITS)).toEqual({
+          ok: false,
+          reason: 'unknown-subscription',
+        });
+        expect(await store.getRegistration(record.id)).toBeNull();
+      });
+
+      it('refuses the registration past the per-tab limit and keeps the others', async () => {
+        const subscription = await withSubscription();
+        const tabId = `tab-${randomId()}`;
+        const limits = { maxPerTab: 2, maxPerSubscription: 10 };
+        const [a, b, c] = [1, 2, 3].map(() => registration(subscription.id, { tabId })) as [
+          RegistrationRecord,
+          RegistrationRecord,
+          RegistrationRecord,
+        ];
+        expect(await store.createRegistration(a, limits)).toEqual({ ok: true });
+        expect(await store.createRegistration(b, limits)).toEqual({ ok: true });
+        expect(await store.createRegistration(c, limits)).toEqual({
+          ok: false,
+          reason: 'tab-limit',
+        });
+        expect((await store.listByTab(tabId)).map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+      });
+
+      it('refuses the registration past the per-subscription limit', async () => {
+        const subscription = await withSubscription();
+        const limits = { maxPerTab: 10, maxPerSubscription: 2 };
+        const records = [1, 2, 3].map(() => registration(subscription.id));
+        const results = [];
+        for (const record of records) results.push(await store.createRegistration(record, limits));
+        expect(results).toEqual([
+          { ok: true },
+          { ok: true },
+          { ok: false, reason: 'subscription-limit' },
+        ]);
+        expect(await store.listBySubscription(subscription.id)).toHaveLength(2);
+      });
+
+      it('enforces the limit under concurrent inserts (exactly maxPerTab succeed)', async () => {
+        const subscription = await withSubscription();
+        const tabId = `tab-${randomId()}`;
+        const records = Array.from({ length: 10 }, () => registration(subscription.id, { tabId }));
+        const results = await Promise.all(
+          records.map((r) =>
+            store.createRegistration(r, { maxPerTab: 4, maxPerSubscription: 100 }),
+          ),
+        );
+        expect(results.filter((r) => r.ok)).toHaveLength(4);
+        expect(await store.listByTab(tabId)).toHaveLength(4);
+      });
+
+      it('deletes a registration and its log, once', async () => {
+        const record = await withRegistration();
+        await store.appendMessage(record.id, next(record, 1), KEEP_ALL);
+        expect(await store.deleteRegistration(record.id)).toBe(true);
+        expect(await store.getRegistration(record.id)).toBeNull();
+        expect(await store.getMessages(record.id, 0, 10)).toEqual([]);
+        expect(await store.listByTab(record.tabId)).toEqual([]);
+        expect(await store.deleteRegistration(record.id)).toBe(false);
+      });
+
+      it('takes exactly the registrations expired at `now`, once', async () => {
+        const subscription = await withSubscription();
+        const early = registration(subscription.id, { expiresAt: NOW + 10 });
+        const atNow = registration(subscription.id, { expiresAt: NOW + 20 });
+        const later = registration(subscription.id, { expiresAt: NOW + 21 });
+        for (const r of [early, atNow, later]) await store.createRegistration(r, LIMITS);
+
+        const taken = await store.takeExpired(NOW + 20);
+
+        expect(taken.map((r) => r.id).sort()).toEqual([early.id, atNow.id].sort());
+        expect(taken.find((r) => r.id === early.id)).toEqual(early);
+        expect(await store.getRegistration(early.id)).toBeNull();
+        expect(await store.getRegistration(atNow.id)).toBeNull();
+        expect(await store.getRegistration(later.id)).toEqual(later);
+        expect(await store.takeExpired(NOW + 20)).toEqual([]);
+      });
+    });
+
+    describe('renew', () => {
+      it("extends the tab's listed registrations and reports unknown or foreign ids as gone", async () => {
+        const mine = await withRegistration();
+        const foreign = await withRegistration();
+        const unknown = randomId();
+
+        const result = await store.renew(
+          mine.tabId,
+          [
+            { registrationId: mine.id, ackedSeq: 0 },
+            { registrationId: foreign.id, ackedSeq: 0 },
+            { registrationId: unknown, ackedSeq: 0 },
+          ],
+          NOW + 120_000,
+        );
+
+        expect(result.renewed).toEqual([{ ...mine, expiresAt: NOW + 120_000 }]);
+        expect([...result.gone].sort()).toEqual([foreign.id, unknown].sort());
+        expect(await store.getRegistration(foreign.id)).toEqual(foreign);
+      });
+
+      it('drops acknowledged messages from the log', async () => {
+        const record = await withRegistration();
+        for (const n of [1, 2, 3]) await store.appendMessage(record.id, next(record, n), KEEP_ALL);
+
+        const { renewed } = await store.renew(
+          record.tabId,
+          [{ registrationId: record.id, ackedSeq: 2 }],
+          NOW + 1,
+        );
+
+        expect(renewed[0]?.ackedSeq).toBe(2);
+        expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([3]);
+      });
+
+      it('never moves an ack backwards nor past the last seq', async () => {
+        const record = await withRegistration();
+        for (const n of [1, 2]) await store.appendMessage(record.id, next(record, n), KEEP_ALL);
+        const ack = async (ackedSeq: number) =>
+          (await store.renew(record.tabId, [{ registrationId: record.id, ackedSeq }], NOW + 1))
+            .renewed[0]?.ackedSeq;
+        expect(await ack(9)).toBe(2);
+        expect(await ack(1)).toBe(2);
+        expect(await store.getMessages(record.id, 0, 10)).toEqual([]);
+      });
+
+      it('moves the registrations to a known new push subscription', async () => {
+        const record = await withRegistration();
+        const replacement = await withSubscription();
+
+        const { renewed } = await store.renew(
+          record.tabId,
+          [{ registrationId: record.id, ackedSeq: 0 }],
+          NOW + 1,
+          replacement.id,
+        );
+
+        expect(renewed[0]?.subscriptionId).toBe(replacement.id);
+        expect((await store.getRegistration(record.id))?.subscriptionId).toBe(replacement.id);
+        expect((await store.listBySubscription(replacement.id)).map((r) => r.id)).toEqual([
+          record.id,
+        ]);
+        expect(await store.listBySubscription(record.subscriptionId)).toEqual([]);
+        expect(await store.deleteSubscription(record.subscriptionId)).toEqual([]);
+        expect(await store.getRegistration(record.id)).not.toBeNull();
+      });
+
+      it('renews but does not move when the new subscription id is unknown', async () => {
+        const record = await withRegistration();
+        const { renewed, gone } = await store.renew(
+          record.tabId,
+          [{ registrationId: record.id, ackedSeq: 0 }],
+          NOW + 5,
+          randomId(),
+        );
+        expect(gone).toEqual([]);
+        expect(renewed).toEqual([{ ...record, expiresAt: NOW + 5 }]);
+      });
+    });
+
+    describe('message log', () => {
+      it('numbers messages contiguously from 1 and keeps them in order', async () => {
+        const record = await withRegistration();
+        const results = [];
+        for (const n of [10, 20, 30]) {
+          results.push(await store.appendMessage(record.id, next(record, n), KEEP_ALL));
+        }
+        expect(results.map((r) => (r.ok ? r.envelope.seq : -1))).toEqual([1, 2, 3]);
+        expect(results[0]).toEqual({
+          ok: true,
+          envelope: {
+            v: 1,
+            id: `${record.id}:1`,
+            tab: record.tabId,
+            reg: record.id,
+            seq: 1,
+            type: 'next',
+            payload: { data: 10 },
+          },
+        });
+        const stored = await store.getMessages(record.id, 0, 10);
+        expect(stored.map((e) => e.payload)).toEqual([{ data: 10 }, { data: 20 }, { data: 30 }]);
+        expect((await store.getRegistration(record.id))?.seq).toBe(3);
+      });
+
+      it('gives distinct, contiguous seqs to concurrent appends', async () => {
+        const record = await withRegistration();
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, n) =>
+            store.appendMessage(record.id, next(record, n), KEEP_ALL),
+          ),
+        );
+        const got = results.map((r) => (r.ok ? r.envelope.seq : -1)).sort((a, b) => a - b);
+        expect(got).toEqual(Array.from({ length: 20 }, (_, n) => n + 1));
+        expect(seqs(await store.getMessages(record.id, 0, 100))).toEqual(got);
+      });
+
+      it('refuses to append to an unknown registration', async () => {
+        const reg = registration(randomId());
+        expect(await store.appendMessage(reg.id, next(reg, 1), KEEP_ALL)).toEqual({
+          ok: false,
+          reason: 'gone',
+        });
+      });
+
+      for (const type of ['complete', 'error'] as const) {
+        it(`marks the registration done after "${type}" and refuses further messages`, async () => {
+          const record = await withRegistration();
+          const last = await store.appendMessage(record.id, ofType(record, type), KEEP_ALL);
+          expect(last.ok && last.envelope.type).toBe(type);
+          expect((await store.getRegistration(record.id))?.done).toBe(true);
+          expect(await store.appendMessage(record.id, next(record, 2), KEEP_ALL)).toEqual({
+            ok: false,
+            reason: 'done',
+          });
+          expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([1]);
+        });
+      }
+
+      it('advances the event cursor in the same step as the append', async () => {
+        const record = await withRegistration();
+        await store.appendMessage(record.id, next(record, 1), KEEP_ALL, { cursor: '1-0' });
+        expect((await store.getRegistration(record.id))?.cursor).toBe('1-0');
+        await store.appendMessage(record.id, next(record, 2), KEEP_ALL);
+        expect((await store.getRegistration(record.id))?.cursor).toBe('1-0');
+      });
+
+      it('keeps at most maxMessages, dropping the oldest', async () => {
+        const record = await withRegistration();
+        const retention = { messageTtlMs: 3_600_000, maxMessages: 2 };
+        for (const n of [1, 2, 3]) await store.appendMessage(record.id, next(record, n), retention);
+        expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([2, 3]);
+      });
+
+      it('drops messages older than messageTtlMs', async () => {
+        const record = await withRegistration();
+        const retention = { messageTtlMs: 40, maxMessages: 100 };
+        await store.appendMessage(record.id, next(record, 1), retention);
+        await sleep(120);
+        await store.appendMessage(record.id, next(record, 2), retention);
+        expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([2]);
+      });
+
+      it('returns messages after a seq, at most `limit`', async () => {
+        const record = await withRegistration();
+        for (const n of [1, 2, 3, 4]) {
+          await store.appendMessage(record.id, next(record, n), KEEP_ALL);
+        }
+        expect(seqs(await store.getMessages(record.id, 1, 2))).toEqual([2, 3]);
+        expect(seqs(await store.getMessages(record.id, 4, 10))).toEqual([]);
+        expect(await store.getMessages(randomId(), 0, 10)).toEqual([]);
+      });
+    });
+
+    describe('leases', () => {
+      it('lets one owner hold a lease until it expires, then hands a larger token to the next', async () => {
+        const record = await withRegistration();
+        const first = await store.acquireLease(record.id, 'a', 1000, NOW);
+        expect(first).toEqual(expect.any(Number));
+        expect(await store.acquireLease(record.id, 'b', 1000, NOW + 999)).toBeNull();
+        const second = await store.acquireLease(record.id, 'b', 1000, NOW + 1000);
+        expect(second).toEqual(expect.any(Number));
+        expect(second as number).toBeGreaterThan(first as number);
+      });
+
+      it('extends the holder’s lease with the same token', async () => {
+        const record = await withRegistration();
+        const token = await store.acquireLease(record.id, 'a', 1000, NOW);
+        expect(await store.acquireLease(record.id, 'a', 1000, NOW + 900)).toBe(token);
+        expect(await store.acquireLease(record.id, 'b', 1000, NOW + 1500)).toBeNull();
+      });
+
+      it('frees a released lease at once; a release by another owner does nothing', async () => {
+        const record = await withRegistration();
+        const token = await store.acquireLease(record.id, 'a', 1000, NOW);
+        await store.releaseLease(record.id, 'b');
+        expect(await store.acquireLease(record.id, 'b', 1000, NOW + 1)).toBeNull();
+        await store.releaseLease(record.id, 'a');
+        const next = await store.acquireLease(record.id, 'b', 1000, NOW + 1);
+        expect(next as number).toBeGreaterThan(token as number);
+      });
+
+      it('gives no lease on an unknown registration', async () => {
+        expect(await store.acquireLease(randomId(), 'a', 1000, NOW)).toBeNull();
+      });
+
+      it('refuses an append fenced by a newer lease and keeps the log unchanged', async () => {
+        const record = await withRegistration();
+        const old = (await store.acquireLease(record.id, 'a', 1000, NOW)) as number;
+        const current = (await store.acquireLease(record.id, 'b', 1000, NOW + 1000)) as number;
+
+        expect(
+          await store.appendMessage(record.id, next(record, 1), KEEP_ALL, { fencingToken: old }),
+        ).toEqual({ ok: false, reason: 'fenced' });
+        expect((await store.getRegistration(record.id))?.seq).toBe(0);
+
+        const accepted = await store.appendMessage(record.id, next(record, 1), KEEP_ALL, {
+          fencingToken: current,
+          cursor: '7-0',
+        });
+        expect(accepted.ok && accepted.envelope.seq).toBe(1);
+        expect(await store.getRegistration(record.id)).toMatchObject({ seq: 1, cursor: '7-0' });
+      });
+    });
+  });
+}
