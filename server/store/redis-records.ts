@@ -1,0 +1,115 @@
+import type { RegistrationRecord, SubscriptionRecord } from './types.js';
+
+/**
+ * How records look in Redis. Field names are one or two letters because every byte is paid once
+ * per registration.
+ *
+ * Registration hash (small values only, so Redis keeps it as a compact listpack):
+ * `t` tab id, `s` subscription id, `c` createdAt, `x` expiresAt, `n` seq, `a` ackedSeq,
+ * `d` present when done, `u` cursor (absent for null), `lo`/`le` lease owner and expiry,
+ * `lt` last fencing token issued.
+ *
+ * Registration data string (never changes): JSON `{ k, q, o, v, h }` = operationKey, query,
+ * operationName, variables, headers. Long values (documents, bearer tokens) would turn the hash
+ * into a hashtable, which costs about twice the bytes; a separate string does not.
+ */
+interface RegistrationData {
+  k: string;
+  q: string;
+  o: string | null;
+  v: Record<string, unknown> | null;
+  h: Record<string, string>;
+}
+
+/** A registration split into its hash fields (flat name/value pairs) and its data JSON. */
+export interface EncodedRegistration {
+  fields: string[];
+  data: string;
+}
+
+/**
+ * Splits a registration into what the store writes.
+ * @param record - the registration
+ * @returns hash fields and the data JSON
+ */
+export function encodeRegistration(record: RegistrationRecord): EncodedRegistration {
+  const fields = [
+    't',
+    record.tabId,
+    's',
+    record.subscriptionId,
+    'c',
+    String(record.createdAt),
+    'x',
+    String(record.expiresAt),
+    'n',
+    String(record.seq),
+    'a',
+    String(record.ackedSeq),
+  ];
+  if (record.done) fields.push('d', '1');
+  if (record.cursor !== null) fields.push('u', record.cursor);
+  const data: RegistrationData = {
+    k: record.operationKey,
+    q: record.query,
+    o: record.operationName,
+    v: record.variables,
+    h: record.headers,
+  };
+  return { fields, data: JSON.stringify(data) };
+}
+
+/**
+ * Rebuilds a registration from a script's reply.
+ * @param id - the registration id (not stored in its own hash: it is in the key)
+ * @param fields - `HGETALL` of the hash, flat name/value pairs
+ * @param data - the data JSON
+ * @returns a fresh record
+ */
+export function decodeRegistration(id: string, fields: string[], data: string): RegistrationRecord {
+  const hash = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2)
+    hash.set(fields[i] as string, fields[i + 1] as string);
+  const parsed = JSON.parse(data || '{}') as Partial<RegistrationData>;
+  return {
+    id,
+    tabId: hash.get('t') ?? '',
+    subscriptionId: hash.get('s') ?? '',
+    operationKey: parsed.k ?? '',
+    query: parsed.q ?? '',
+    operationName: parsed.o ?? null,
+    variables: parsed.v ?? null,
+    headers: parsed.h ?? {},
+    createdAt: Number(hash.get('c') ?? 0),
+    expiresAt: Number(hash.get('x') ?? 0),
+    seq: Number(hash.get('n') ?? 0),
+    ackedSeq: Number(hash.get('a') ?? 0),
+    done: hash.has('d'),
+    cursor: hash.get('u') ?? null,
+  };
+}
+
+/**
+ * The JSON a push subscription is stored as.
+ * @param record - the subscription
+ * @returns `{ e, p, a, c }`: endpoint, p256dh, auth, createdAt
+ */
+export function encodeSubscription(record: SubscriptionRecord): string {
+  return JSON.stringify({
+    e: record.endpoint,
+    p: record.keys.p256dh,
+    a: record.keys.auth,
+    c: record.createdAt,
+  });
+}
+
+/**
+ * Reads a stored push subscription.
+ * @param id - its id (in the key, not in the JSON)
+ * @param json - what {@link encodeSubscription} wrote
+ * @returns the record
+ */
+export function decodeSubscription(id: string, json: string): SubscriptionRecord {
+  const { e, p, a, c } = JSON.parse(json) as { e: string; p: string; a: string; c: number };
+  return { id, endpoint: e, keys: { p256dh: p, auth: a }, createdAt: c };
+}

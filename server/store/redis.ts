@@ -1,0 +1,481 @@
+/**
+ * The Redis {@link Store}: push subscriptions, registrations, message logs and leases in Redis
+ * (single node or Cluster), shared by every server instance.
+ *
+ * Layout (`p` = prefix; see redis-keys.ts and redis-records.ts):
+ * - `p:{r:<id>}` hash of a registration's changing fields (seq, expiry, ack, cursor, lease and
+ *   its fencing counter), `p:{r:<id>}:d` its fixed fields as JSON, `p:{r:<id>}:l` its message
+ *   log (a list, oldest first; the first entry's seq is `seq - length + 1`, so no index is kept);
+ * - `p:{s:<id>}` a push subscription as JSON, `p:{s:<id>}:r` the set of its registrations;
+ * - `p:{e:<digest>}` endpoint → subscription id; `p:{t:<tab>}` the set of a tab's registrations;
+ * - `p:expiry` a sorted set of registration ids by `expiresAt`.
+ *
+ * Atomicity: every read-modify-write of one entity is one Lua script over that entity's keys, and
+ * those keys share a hash tag, so each script runs on one Cluster node. `appendMessage` is a
+ * single script: existence, done, the fencing token, the seq, the log write, the cursor, done and
+ * trimming happen in one step.
+ *
+ * `build(seq)` runs in Node, so the append is optimistic: build for the seq we believe is next
+ * and let the script refuse with the real seq when another append got there first, then rebuild.
+ * The alternative, a template the script fills in, would need Lua to edit JSON the caller owns.
+ * The last seq seen per registration is cached, so the usual append (one owner appending in order)
+ * is one round trip.
+ *
+ * Operations that span entities (a registration and its tab, subscription and the expiry set)
+ * cannot be one script on a Cluster; they are a sequence of single-entity scripts, ordered so that
+ * every interleaving ends consistent:
+ * - createRegistration adds the id to the subscription's and the tab's sets with atomic
+ *   check-then-add scripts (so a limit is never exceeded, even by concurrent inserts), undoes the
+ *   adds on refusal, writes the registration, then indexes its expiry, and finally checks that the
+ *   subscription still lists it: a `deleteSubscription` that ran in between is detected and the
+ *   new registration removed. A concurrent insert that is later undone can make another insert see
+ *   a full set: refusals err on the safe side.
+ * - renew moving to another push subscription adds to the new set first, switches the
+ *   registration's field, then removes from the old set (undoing the add when the registration
+ *   is gone). The expiry set is written after the registration.
+ * - deleteSubscription removes the subscription and its set in one script, then deletes each
+ *   registration; putSubscription writes the new record with a short TTL, claims the endpoint with
+ *   compare-and-set, persists the record, then deletes the replaced subscription.
+ * - takeExpired ranges the expiry set, then per registration runs a script that deletes it only if
+ *   it is still expired (a renewal in between wins) and returns the record, then cleans the sets.
+ * Index entries can briefly name a registration that does not exist (being created or deleted);
+ * readers skip them. A registration's own keys exist only while its hash does: after
+ * `deleteRegistration` or `takeExpired`, none of its keys is left.
+ */
+import { Redis } from 'ioredis';
+import type { Envelope, PushSubscriptionData } from '../../protocol/index.js';
+import { createRedisKeys } from './redis-keys.js';
+import {
+  decodeRegistration,
+  decodeSubscription,
+  encodeRegistration,
+  encodeSubscription,
+} from './redis-records.js';
+import { type RedisClient, runScript } from './redis-script.js';
+import * as scripts from './redis-scripts.js';
+import type {
+  AppendResult,
+  CreateRegistrationResult,
+  RegistrationRecord,
+  Store,
+  SubscriptionRecord,
+} from './types.js';
+
+/** Options of {@link createRedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * An ioredis `Redis` or `Cluster` client, or a `redis://` URL. A client you pass stays yours:
+   * `close()` only closes a client the store created from a URL.
+   */
+  redis: RedisClient | string;
+  /**
+   * First segment of every key, to share a Redis with other data. Must not contain `{` or `}`.
+   * @defaultValue `'gwp'`
+   */
+  prefix?: string;
+  /**
+   * Clock for message ages in `appendMessage` (the Store interface passes no `now` there).
+   * @defaultValue `Date.now`
+   */
+  now?: () => number;
+}
+
+/** Thrown when an operation kept losing races; its `code` is `STORE_CONFLICT`. */
+export interface RedisStoreError extends Error {
+  code: 'STORE_CONFLICT';
+}
+
+/** How long a new subscription record lives before its endpoint claim makes it permanent. */
+const PENDING_SUBSCRIPTION_MS = 60_000;
+/** Expired registrations handled per round of `takeExpired`. */
+const EXPIRY_BATCH = 500;
+/** Registrations whose last seq is remembered for one-round-trip appends. */
+const SEQ_CACHE_SIZE = 10_000;
+/** Rebuilds an append may need; each one means another append won, so this is generous. */
+const MAX_APPEND_ATTEMPTS = 1_000;
+const MAX_PUT_ATTEMPTS = 10;
+
+function conflict(message: string): RedisStoreError {
+  return Object.assign(new Error(message), {
+    name: 'RedisStoreError',
+    code: 'STORE_CONFLICT' as const,
+  });
+}
+
+/** A non-negative integer from a number a client sent (acks, offsets). */
+const wholeNumber = (value: number): number =>
+  Number.isFinite(value) ? Math.max(0, Math.floor(value)) : 0;
+
+/**
+ * Creates a {@link Store} on Redis, for several server instances sharing registrations and for
+ * surviving restarts.
+ *
+ * @param options - the client (or URL), key prefix and clock; see {@link RedisStoreOptions}
+ * @returns the store
+ * @remarks Works on a single node and on Redis Cluster: every script's keys share a hash tag.
+ * Needs Redis ≥ 6.2. Registrations leave no key behind once deleted or taken by `takeExpired`
+ * (run it periodically: keys have no Redis TTL, so that expired records can still be returned).
+ * The file header explains how multi-key operations stay consistent.
+ * @example
+ * ```ts
+ * const store = createRedisStore({ redis: new Redis(process.env.REDIS_URL) });
+ * ```
+ */
+export function createRedisStore({
+  redis: client,
+  prefix = 'gwp',
+  now = Date.now,
+}: RedisStoreOptions): Store {
+  const ownsClient = typeof client === 'string';
+  const redis: RedisClient = typeof client === 'string' ? new Redis(client) : client;
+  const keys = createRedisKeys(prefix);
+  const lastSeq = new Map<string, number>();
+
+  const rememberSeq = (id: string, seq: number): void => {
+    lastSeq.delete(id);
+    lastSeq.set(id, seq);
+    if (lastSeq.size > SEQ_CACHE_SIZE) {
+      const oldest = lastSeq.keys().next().value;
+      if (oldest !== undefined) lastSeq.delete(oldest);
+    }
+  };
+
+  const readRecord = async (id: string): Promise<RegistrationRecord | null> => {
+    const reply = (await runScript(
+      redis,
+      scripts.readRegistration,
+      keys.registrationKeys(id).slice(0, 2),
+      [],
+    )) as [string[], string] | null;
+    return reply ? decodeRegistration(id, reply[0], reply[1]) : null;
+  };
+
+  /** Removes every trace of a registration, whether or not its hash exists (undoing a create). */
+  const purge = async (id: string, tabId: string, subscriptionId: string): Promise<void> => {
+    lastSeq.delete(id);
+    await Promise.all([
+      runScript(redis, scripts.deleteRegistration, keys.registrationKeys(id), ['']),
+      redis.srem(keys.tab(tabId), id),
+      redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
+      redis.zrem(keys.expiry, id),
+    ]);
+  };
+
+  /** Drops the index entries of a registration whose keys a script just deleted. */
+  const unindex = async (id: string, tabId: string, subscriptionId: string): Promise<void> => {
+    lastSeq.delete(id);
+    await Promise.all([
+      redis.srem(keys.tab(tabId), id),
+      redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
+      redis.zrem(keys.expiry, id),
+    ]);
+  };
+
+  const listIds = async (setKey: string): Promise<RegistrationRecord[]> => {
+    const ids = await redis.smembers(setKey);
+    const records = await Promise.all(ids.map(readRecord));
+    return records
+      .filter((record): record is RegistrationRecord => record !== null)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  };
+
+  /** Deletes a registration (only if it is on `subscriptionId`, when given). */
+  const deleteRegistration = async (id: string, subscriptionId = ''): Promise<boolean> => {
+    const owner = (await runScript(redis, scripts.deleteRegistration, keys.registrationKeys(id), [
+      subscriptionId,
+    ])) as [string, string] | null;
+    if (!owner) return false;
+    await unindex(id, owner[0], owner[1]);
+    return true;
+  };
+
+  const deleteSubscription = async (id: string): Promise<string[]> => {
+    const [json, ids] = (await runScript(
+      redis,
+      scripts.dropSubscription,
+      [keys.subscription(id), keys.subscriptionRegistrations(id)],
+      [],
+    )) as [string, string[]];
+    const deleted = await Promise.all(
+      ids.map((registrationId) => deleteRegistration(registrationId, id)),
+    );
+    if (json) {
+      const { endpoint } = decodeSubscription(id, json);
+      await runScript(redis, scripts.releaseEndpoint, [keys.endpoint(endpoint)], [id]);
+    }
+    return ids.filter((_, i) => deleted[i]);
+  };
+
+  const getSubscription = async (id: string): Promise<SubscriptionRecord | null> => {
+    const json = await redis.get(keys.subscription(id));
+    return json ? decodeSubscription(id, json) : null;
+  };
+
+  return {
+    async putSubscription(data: PushSubscriptionData, newId: string, createdAt: number) {
+      const endpointKey = keys.endpoint(data.endpoint);
+      const record: SubscriptionRecord = {
+        id: newId,
+        endpoint: data.endpoint,
+        keys: { p256dh: data.keys.p256dh, auth: data.keys.auth },
+        createdAt,
+      };
+      for (let attempt = 0; attempt < MAX_PUT_ATTEMPTS; attempt++) {
+        const currentId = await redis.get(endpointKey);
+        const current = currentId === null ? null : await getSubscription(currentId);
+        if (
+          current &&
+          current.endpoint === data.endpoint &&
+          current.keys.p256dh === data.keys.p256dh &&
+          current.keys.auth === data.keys.auth
+        ) {
+          return current;
+        }
+        // Written with a TTL first: if this process dies before the endpoint points here, the
+        // record disappears on its own instead of lingering unreachable.
+        await redis.set(
+          keys.subscription(newId),
+          encodeSubscription(record),
+          'PX',
+          PENDING_SUBSCRIPTION_MS,
+        );
+        const claimed = await runScript(
+          redis,
+          scripts.claimEndpoint,
+          [endpointKey],
+          [currentId ?? '', newId],
+        );
+        if (claimed === 1) {
+          await redis.persist(keys.subscription(newId));
+          // New keys mean a new browser-side subscription: what was sent to the old keys is lost.
+          if (currentId !== null && currentId !== newId) await deleteSubscription(currentId);
+          return record;
+        }
+        await redis.del(keys.subscription(newId));
+      }
+      throw conflict(
+        `putSubscription kept losing races for one endpoint (${MAX_PUT_ATTEMPTS} tries)`,
+      );
+    },
+
+    getSubscription,
+    deleteSubscription,
+
+    async createRegistration(record, limits): Promise<CreateRegistrationResult> {
+      const { id, tabId, subscriptionId } = record;
+      const subscriptionKeys = [
+        keys.subscription(subscriptionId),
+        keys.subscriptionRegistrations(subscriptionId),
+      ];
+      const [onSubscription, onTab] = (await Promise.all([
+        runScript(redis, scripts.attachToSubscription, subscriptionKeys, [
+          id,
+          limits.maxPerSubscription,
+        ]),
+        runScript(redis, scripts.attachToTab, [keys.tab(tabId)], [id, limits.maxPerTab]),
+      ])) as [string, string];
+      const refusal: CreateRegistrationResult | null =
+        onSubscription === 'unknown'
+          ? { ok: false, reason: 'unknown-subscription' }
+          : onTab === 'full'
+            ? { ok: false, reason: 'tab-limit' }
+            : onSubscription === 'full'
+              ? { ok: false, reason: 'subscription-limit' }
+              : null;
+      if (refusal) {
+        await Promise.all([
+          onSubscription === 'added' && redis.srem(subscriptionKeys[1] as string, id),
+          onTab === 'added' && redis.srem(keys.tab(tabId), id),
+        ]);
+        return refusal;
+      }
+      try {
+        const { fields, data } = encodeRegistration(record);
+        await runScript(redis, scripts.putRegistration, keys.registrationKeys(id).slice(0, 2), [
+          data,
+          ...fields,
+        ]);
+        const [, listed] = await Promise.all([
+          redis.zadd(keys.expiry, record.expiresAt, id),
+          redis.sismember(subscriptionKeys[1] as string, id),
+        ]);
+        if (listed === 1) {
+          rememberSeq(id, record.seq);
+          return { ok: true };
+        }
+      } catch (error) {
+        await purge(id, tabId, subscriptionId).catch(() => {});
+        throw error;
+      }
+      // The subscription was deleted while this registration was being written.
+      await purge(id, tabId, subscriptionId);
+      return { ok: false, reason: 'unknown-subscription' };
+    },
+
+    getRegistration: readRecord,
+
+    listByTab: async (tabId) =>
+      (await listIds(keys.tab(tabId))).filter((record) => record.tabId === tabId),
+
+    listBySubscription: async (subscriptionId) =>
+      (await listIds(keys.subscriptionRegistrations(subscriptionId))).filter(
+        (record) => record.subscriptionId === subscriptionId,
+      ),
+
+    async renew(tabId, acks, expiresAt, subscriptionId) {
+      // Later acks of the same id win only when larger, as if applied one after another.
+      const ackById = new Map<string, number>();
+      for (const { registrationId, ackedSeq } of acks) {
+        ackById.set(
+          registrationId,
+          Math.max(ackById.get(registrationId) ?? 0, wholeNumber(ackedSeq)),
+        );
+      }
+      const results = await Promise.all(
+        [...ackById].map(async ([id, ackedSeq]): Promise<RegistrationRecord | null> => {
+          let moveTo = '';
+          let added = false;
+          if (subscriptionId !== undefined) {
+            const attached = (await runScript(
+              redis,
+              scripts.attachToSubscription,
+              [keys.subscription(subscriptionId), keys.subscriptionRegistrations(subscriptionId)],
+              [id, ''],
+            )) as string;
+            if (attached !== 'unknown') moveTo = subscriptionId;
+            added = attached === 'added';
+          }
+          const reply = (await runScript(
+            redis,
+            scripts.renewRegistration,
+            keys.registrationKeys(id),
+            [tabId, ackedSeq, expiresAt, moveTo],
+          )) as [string, string[], string] | null;
+          const previous = reply?.[0] ?? '';
+          if (added && !reply) {
+            await redis.srem(keys.subscriptionRegistrations(moveTo), id);
+          }
+          if (!reply) return null;
+          await Promise.all([
+            redis.zadd(keys.expiry, expiresAt, id),
+            previous && redis.srem(keys.subscriptionRegistrations(previous), id),
+          ]);
+          return decodeRegistration(id, reply[1], reply[2]);
+        }),
+      );
+      const renewed: RegistrationRecord[] = [];
+      const gone: string[] = [];
+      [...ackById.keys()].forEach((id, i) => {
+        const record = results[i];
+        if (record) renewed.push(record);
+        else gone.push(id);
+      });
+      return { renewed, gone };
+    },
+
+    deleteRegistration: (id) => deleteRegistration(id),
+
+    async takeExpired(at) {
+      const taken: RegistrationRecord[] = [];
+      for (;;) {
+        const ids = await redis.zrangebyscore(keys.expiry, '-inf', at, 'LIMIT', 0, EXPIRY_BATCH);
+        if (ids.length === 0) return taken;
+        await Promise.all(
+          ids.map(async (id) => {
+            const reply = (await runScript(
+              redis,
+              scripts.takeIfExpired,
+              keys.registrationKeys(id),
+              [at],
+            )) as ['taken', string[], string] | ['live', string] | ['gone'];
+            if (reply[0] === 'taken') {
+              const record = decodeRegistration(id, reply[1], reply[2]);
+              await unindex(id, record.tabId, record.subscriptionId);
+              taken.push(record);
+            } else if (reply[0] === 'live') {
+              // Renewed after the range was read; make sure the index says so (GT: never shorten
+              // what a concurrent renewal wrote).
+              await redis.zadd(keys.expiry, 'XX', 'GT', reply[1], id);
+            } else {
+              await redis.zrem(keys.expiry, id);
+            }
+          }),
+        );
+        // Every id of the batch left the range (taken, removed or rescored), so the next round
+        // sees new ones; a short batch was the last.
+        if (ids.length < EXPIRY_BATCH) return taken;
+      }
+    },
+
+    async appendMessage(registrationId, build, retention, options = {}): Promise<AppendResult> {
+      const { fencingToken, cursor } = options;
+      const registrationKey = keys.registration(registrationId);
+      const logKey = keys.registrationLog(registrationId);
+      let expected = lastSeq.get(registrationId);
+      if (expected === undefined) {
+        const stored = await redis.hget(registrationKey, 'n');
+        if (stored === null) return { ok: false, reason: 'gone' };
+        expected = Number(stored);
+      }
+      const cursorArgs =
+        cursor === undefined ? ['k', ''] : cursor === null ? ['n', ''] : ['s', cursor];
+      for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+        const envelope: Envelope = build(expected + 1);
+        const reply = (await runScript(
+          redis,
+          scripts.appendMessage,
+          [registrationKey, logKey],
+          [
+            String(expected),
+            JSON.stringify(envelope),
+            envelope.type,
+            fencingToken === undefined ? '' : fencingToken,
+            ...cursorArgs,
+            now(),
+            retention.messageTtlMs,
+            retention.maxMessages,
+          ],
+        )) as ['ok', number] | ['seq', string] | ['gone'] | ['done'] | ['fenced'];
+        if (reply[0] === 'ok') {
+          rememberSeq(registrationId, reply[1]);
+          return { ok: true, envelope: structuredClone(envelope) };
+        }
+        if (reply[0] !== 'seq') {
+          lastSeq.delete(registrationId);
+          return { ok: false, reason: reply[0] };
+        }
+        expected = Number(reply[1]);
+      }
+      throw conflict(`appendMessage lost ${MAX_APPEND_ATTEMPTS} races on one registration`);
+    },
+
+    async getMessages(registrationId, afterSeq, limit) {
+      const entries = (await runScript(
+        redis,
+        scripts.readMessages,
+        [keys.registration(registrationId), keys.registrationLog(registrationId)],
+        [wholeNumber(afterSeq), wholeNumber(limit)],
+      )) as string[];
+      // Each entry is `<appendedAtMs>:<envelope JSON>`.
+      return entries.map((entry) => JSON.parse(entry.slice(entry.indexOf(':') + 1)) as Envelope);
+    },
+
+    async acquireLease(registrationId, owner, ttlMs, at) {
+      const token = await runScript(
+        redis,
+        scripts.acquireLease,
+        [keys.registration(registrationId)],
+        [owner, at, at + ttlMs],
+      );
+      return typeof token === 'number' ? token : null;
+    },
+
+    async releaseLease(registrationId, owner) {
+      await runScript(redis, scripts.releaseLease, [keys.registration(registrationId)], [owner]);
+    },
+
+    async close() {
+      if (ownsClient) await redis.quit();
+    },
+  };
+}
