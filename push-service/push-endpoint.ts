@@ -1,0 +1,257 @@
+/**
+ * The application-server side of the push service (RFC 8030 section 5, RFC 8292):
+ * `POST /push/<channelID>` stores a message for delivery, `DELETE /m/<messageId>` withdraws one.
+ *
+ * Checks run in this order, and the first failure answers: route (404) and method (405),
+ * channel (404 unknown, 410 unsubscribed), VAPID (401/403), `TTL`/`Urgency`/`Topic` (400),
+ * `Content-Encoding` (415), body size (413), injected faults (429/500/503). A refused message is
+ * never stored.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { countCode, reportRemoved, type ServiceContext } from './context.js';
+import { type PushErrorBody, PushErrorCode } from './errors.js';
+import { drawRate, drawRefusal } from './faults.js';
+import type { StoredMessage, Urgency } from './registry.js';
+import { verifyVapid } from './vapid.js';
+
+/** Limits of the application-server side. */
+export interface PushEndpointOptions {
+  maxMessageBytes: number;
+  maxTtlSeconds: number;
+}
+
+const URGENCIES: ReadonlySet<string> = new Set(['very-low', 'low', 'normal', 'high']);
+const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
+const TTL = /^\d{1,10}$/;
+
+/** A refusal to answer with. */
+interface Refusal {
+  status: number;
+  error: PushErrorCode;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+const refusal = (
+  status: number,
+  error: PushErrorCode,
+  message: string,
+  headers?: Record<string, string>,
+): Refusal => ({ status, error, message, ...(headers ? { headers } : {}) });
+
+/** Outcome of one request. */
+type Outcome = { status: 201; id: string; ttl: number } | { status: 204 } | Refusal;
+
+/**
+ * Reads a request body, keeping at most `limit + 1` bytes so that an oversized body is known
+ * without buffering all of it.
+ */
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    if (kept > limit) continue;
+    const part = chunk.subarray(0, limit + 1 - kept);
+    chunks.push(part);
+    kept += part.byteLength;
+  }
+  return Buffer.concat(chunks);
+}
+
+const header = (request: IncomingMessage, name: string): string | undefined => {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+};
+
+/**
+ * Creates the HTTP handler of the application-server side.
+ * @param context - the service
+ * @param options - size and TTL limits
+ * @returns a `node:http` request listener
+ */
+export function createPushEndpoint(
+  context: ServiceContext,
+  { maxMessageBytes, maxTtlSeconds }: PushEndpointOptions,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  const { registry, counters, events } = context;
+
+  const accept = async (request: IncomingMessage, channelID: string): Promise<Outcome> => {
+    const channel = registry.channel(channelID);
+    if (!channel) return refusal(404, PushErrorCode.UnknownChannel, 'no such subscription');
+    if (channel.gone) return refusal(410, PushErrorCode.ChannelGone, 'unsubscribed');
+    const agent = registry.agent(channel.uaid);
+    if (!agent) return refusal(404, PushErrorCode.UnknownChannel, 'no such subscription');
+
+    const now = Date.now();
+    const vapid = verifyVapid({
+      authorization: header(request, 'authorization'),
+      origin: context.url,
+      applicationServerKey: channel.key,
+      now,
+    });
+    if (!vapid.ok) return refusal(vapid.status, vapid.error, vapid.message);
+
+    const ttlHeader = header(request, 'ttl');
+    if (ttlHeader === undefined) return refusal(400, PushErrorCode.MissingTtl, 'TTL required');
+    if (!TTL.test(ttlHeader.trim())) {
+      return refusal(400, PushErrorCode.InvalidTtl, 'TTL must be a non-negative integer');
+    }
+    const ttl = Math.min(Number(ttlHeader.trim()), maxTtlSeconds);
+    const urgency = (header(request, 'urgency')?.trim().toLowerCase() ?? 'normal') as Urgency;
+    if (!URGENCIES.has(urgency)) {
+      return refusal(400, PushErrorCode.InvalidUrgency, 'Urgency: very-low|low|normal|high');
+    }
+    const topic = header(request, 'topic')?.trim() ?? null;
+    if (topic !== null && !TOPIC.test(topic)) {
+      return refusal(400, PushErrorCode.InvalidTopic, 'Topic: 1-32 base64url characters');
+    }
+
+    const body = await readBody(request, maxMessageBytes);
+    // The user agent may have unsubscribed while the body was arriving.
+    if (channel.gone) return refusal(410, PushErrorCode.ChannelGone, 'unsubscribed');
+    const encoding = header(request, 'content-encoding')?.trim().toLowerCase();
+    if (body.byteLength > 0 && encoding !== 'aes128gcm') {
+      return refusal(415, PushErrorCode.UnsupportedEncoding, 'Content-Encoding: aes128gcm');
+    }
+    if (body.byteLength > maxMessageBytes) {
+      return refusal(413, PushErrorCode.PayloadTooLarge, `body over ${maxMessageBytes} bytes`);
+    }
+
+    const faults = context.faults();
+    const injected = drawRefusal(faults, context.random);
+    if (injected) {
+      const { status, retryAfterSeconds } = injected;
+      if (status === 429) {
+        return refusal(429, PushErrorCode.RateLimited, 'injected 429', {
+          'retry-after': String(retryAfterSeconds ?? 0),
+        });
+      }
+      const error = status === 500 ? PushErrorCode.InternalError : PushErrorCode.Unavailable;
+      return refusal(status, error, `injected ${status}`);
+    }
+
+    const id = registry.newMessageId();
+    counters.accepted++;
+    const base = {
+      channelID,
+      uaid: agent.uaid,
+      bytes: body.byteLength,
+      ttl,
+      urgency,
+      topic,
+      duplicateOf: null,
+    };
+    reportRemoved(context, registry.expire(agent, now));
+    if (drawRate(faults.drop, context.random)) {
+      counters.dropped++;
+      events.emit('message', { ...base, id, dropped: true });
+      return { status: 201, id, ttl };
+    }
+    events.emit('message', { ...base, id, dropped: false });
+    if (ttl === 0 && agent.connection === null) {
+      // TTL 0: now or never (RFC 8030 section 5.2).
+      counters.expired++;
+      events.emit('removed', { id, reason: 'expired' });
+      return { status: 201, id, ttl };
+    }
+    const message: StoredMessage = {
+      id,
+      channelID,
+      uaid: agent.uaid,
+      body: new Uint8Array(body),
+      ttl,
+      urgency,
+      topic,
+      expiresAt: now + ttl * 1000,
+      connection: null,
+      removed: null,
+    };
+    reportRemoved(context, registry.store(message, true));
+    const copies = [message];
+    if (drawRate(faults.duplicate, context.random)) {
+      const copy = { ...message, id: registry.newMessageId() };
+      registry.store(copy, false);
+      counters.duplicated++;
+      events.emit('message', { ...base, id: copy.id, dropped: false, duplicateOf: id });
+      copies.push(copy);
+    }
+    const connection = agent.connection;
+    if (connection) {
+      for (const copy of copies) {
+        copy.connection = connection;
+        connection.push(copy);
+      }
+    }
+    return { status: 201, id, ttl };
+  };
+
+  const withdraw = (messageId: string): Outcome => {
+    const message = registry.remove(messageId, 'deleted');
+    if (!message) return refusal(404, PushErrorCode.UnknownMessage, 'no such message');
+    reportRemoved(context, [message]);
+    return { status: 204 };
+  };
+
+  const route = async (request: IncomingMessage): Promise<Outcome> => {
+    const path = new URL(request.url ?? '/', context.url).pathname;
+    const match = /^\/(push|m)\/([^/]+)$/.exec(path);
+    let id: string;
+    try {
+      id = decodeURIComponent(match?.[2] ?? '');
+    } catch {
+      return refusal(404, PushErrorCode.NotFound, 'no such route');
+    }
+    if (match?.[1] === 'push') {
+      if (request.method !== 'POST') {
+        return refusal(405, PushErrorCode.MethodNotAllowed, 'POST only', { allow: 'POST' });
+      }
+      return accept(request, id);
+    }
+    if (match?.[1] === 'm') {
+      if (request.method !== 'DELETE') {
+        return refusal(405, PushErrorCode.MethodNotAllowed, 'DELETE only', { allow: 'DELETE' });
+      }
+      return withdraw(id);
+    }
+    return refusal(404, PushErrorCode.NotFound, 'no such route');
+  };
+
+  const answer = (response: ServerResponse, outcome: Outcome) => {
+    if (outcome.status === 201 && 'id' in outcome) {
+      response.writeHead(201, {
+        location: `${context.url}/m/${outcome.id}`,
+        ttl: String(outcome.ttl),
+      });
+      response.end();
+      return;
+    }
+    if (!('error' in outcome)) {
+      response.writeHead(outcome.status);
+      response.end();
+      return;
+    }
+    countCode(counters.rejected, outcome.status);
+    const body: PushErrorBody = {
+      code: outcome.status,
+      error: outcome.error,
+      message: outcome.message,
+    };
+    response.writeHead(outcome.status, {
+      'content-type': 'application/json',
+      ...outcome.headers,
+    });
+    response.end(JSON.stringify(body));
+  };
+
+  return (request, response) => {
+    route(request)
+      .catch((error: unknown) =>
+        refusal(500, PushErrorCode.InternalError, error instanceof Error ? error.message : 'error'),
+      )
+      .then((outcome) => {
+        // Drain what the client still sends so that it reads the answer instead of a reset.
+        request.resume();
+        answer(response, outcome);
+      });
+  };
+}
