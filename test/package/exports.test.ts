@@ -22,7 +22,12 @@ function exportsOf(specifier: string): string[] {
 
 describe('the published package', () => {
   beforeAll(() => {
-    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+    try {
+      execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe', encoding: 'utf8' });
+    } catch (error) {
+      const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+      throw new Error(`npm run build failed:\n${stdout ?? ''}\n${stderr ?? ''}`);
+    }
   }, 120_000);
 
   it('resolves every subpath of `exports` to its public API', () => {
