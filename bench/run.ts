@@ -9,6 +9,7 @@ import type { SuiteResult } from './harness.js';
  */
 const suites: Record<string, () => Promise<{ run(): Promise<SuiteResult> }>> = {
   encrypt: () => import('./encrypt.js'),
+  'idle-memory': () => import('./idle-memory.js'),
 };
 
 const wanted = process.argv.slice(2);
