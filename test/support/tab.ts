@@ -34,27 +34,20 @@ export function openTab(
   });
   return {
     client,
-    watch(productId: string): Watch {
-      const results: OperationResult[] = [];
-      const { unsubscribe } = pipe(
-        client.subscription(STOCK_CHANGED, { productId }),
-        subscribe((result) => {
-          results.push(result);
-        }),
-      );
-      return {
-        results,
-        stocks: () =>
-          results.map((r) => (r.data as { stockChanged: { stock: number } }).stockChanged.stock),
-        unsubscribe,
-      };
-    },
+    watch: (productId: string): Watch => collect(client, productId),
   };
 }
 
 /** The same subscription over Yoga's own SSE transport, as the baseline the push path must match. */
 export function watchOverSse(url: string, productId: string): Watch {
-  const client = new Client({ url, exchanges: [fetchExchange], fetchSubscriptions: true });
+  return collect(
+    new Client({ url, exchanges: [fetchExchange], fetchSubscriptions: true }),
+    productId,
+  );
+}
+
+/** Subscribes to a product's stock changes and records every result. */
+function collect(client: Client, productId: string): Watch {
   const results: OperationResult[] = [];
   const { unsubscribe } = pipe(
     client.subscription(STOCK_CHANGED, { productId }),
