@@ -44,8 +44,13 @@ export interface Delivery {
   readonly lastSeq: number;
   /** Offers an envelope of this registration (from a push or from the log). */
   offer(envelope: Envelope): OfferStatus;
-  /** The server says it has used seqs up to `seq`: fetch the ones after `lastSeq` at once. */
-  noteServerSeq(seq: number): void;
+  /**
+   * The server says it has used seqs up to `seq`. With `now` (a resume after a reload: those
+   * pushes went to nobody) the ones after `lastSeq` are fetched at once; with `after-gap-wait`
+   * (a renewal: their pushes may still be on their way) like any gap, after `gapWaitMs`.
+   * @defaultValue `now`
+   */
+  noteServerSeq(seq: number, when?: 'now' | 'after-gap-wait'): void;
   /** Stops timers and fetches; nothing is handed on afterwards. */
   close(): void;
   snapshot(): DeliverySnapshot;
@@ -58,10 +63,12 @@ const MAX_PAGES = 1000;
  * Creates a {@link Delivery}: a sequencer plus the timers and log fetches that close its gaps.
  * @param options - see {@link DeliveryOptions}.
  * @returns the delivery.
- * @remarks A gap (a later seq seen, or announced by a renewal, before an earlier one) waits
- * `gapWaitMs` for the push service to deliver the missing message, since pushes may simply be
- * reordered; then the log is fetched. A `ref` envelope, or a renewal that reports seqs we have
- * not seen, fetches at once. Failed or fruitless fetches retry with exponential backoff.
+ * @remarks A gap (a later seq seen before an earlier one) waits `gapWaitMs` for the push
+ * service to deliver the missing message, since pushes may simply be reordered; then the log is
+ * fetched. Seqs a renewal reports wait the same way (`after-gap-wait`): a busy registration
+ * almost always has pushes in flight when it renews. A `ref` envelope, or seqs reported with
+ * `now` (a resume after a reload), fetch at once. Failed or fruitless fetches retry with
+ * exponential backoff.
  */
 export function createDelivery({
   registrationId,
@@ -173,10 +180,10 @@ export function createDelivery({
       check();
       return result.status;
     },
-    noteServerSeq(seq) {
+    noteServerSeq(seq, when = 'now') {
       if (closed || seq <= sequencer.lastSeq) return;
       sequencer.noteSeq(seq);
-      check(true);
+      check(when === 'now');
     },
     close() {
       closed = true;

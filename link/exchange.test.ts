@@ -814,15 +814,35 @@ describe('lifecycle', () => {
     expect(watch.ended).toBe(false);
   });
 
-  it('fills the gap a renewal reports from the log at once', async () => {
+  it('fills the gap a renewal reports from the log after gapWaitMs', async () => {
     const server = createFakeServer();
-    const { fake, watch, registration, handle } = await registeredTab(server);
+    const { fake, watch, registration, handle } = await registeredTab(server, { gapWaitMs: 300 });
     fake.push(server.publish(registration, 'next', counter(1)));
     server.publish(registration, 'next', counter(2));
     server.publish(registration, 'next', counter(3));
     await handle.renew();
     await settle();
-    expect(server.to('GET /graphql/push/messages')[0]?.search.get('after')).toBe('1');
+    expect(server.to('GET /graphql/push/messages')).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(300);
+    await settle();
+    const fetches = server.to('GET /graphql/push/messages');
+    expect(fetches.map((r) => r.search.get('after'))).toEqual(['1']);
+    expect(watch.values()).toEqual([1, 2, 3]);
+  });
+
+  it('does not fetch what a renewal reports when the pushes arrive within gapWaitMs', async () => {
+    const server = createFakeServer();
+    const { fake, watch, registration, handle } = await registeredTab(server, { gapWaitMs: 300 });
+    fake.push(server.publish(registration, 'next', counter(1)));
+    // Appended on the server, pushed, not yet arrived when the renewal answers.
+    const inFlight = [2, 3].map((v) => server.publish(registration, 'next', counter(v)));
+    await handle.renew();
+    await settle();
+    await vi.advanceTimersByTimeAsync(100);
+    for (const envelope of inFlight) fake.push(envelope);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(server.to('GET /graphql/push/messages')).toHaveLength(0);
     expect(watch.values()).toEqual([1, 2, 3]);
   });
 

@@ -12,7 +12,11 @@ export interface WebPushExchangeHandle {
    * envelopes waiting for their registration, dedup memory size.
    */
   inspect(): WebPushLinkSnapshot;
-  /** Renews every registration now (as the timer would) and fills reported gaps. */
+  /**
+   * Renews every registration now, as the timer would: acknowledges what was handed on, and
+   * fills the gaps the server reports from its log unless their pushes arrive within
+   * `gapWaitMs`.
+   */
   renew(): Promise<void>;
   /** Ends and unregisters every operation and removes listeners and timers. */
   dispose(): void;

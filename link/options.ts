@@ -39,7 +39,8 @@ export interface WebPushExchangeOptions {
   shouldHandle?: (operation: Operation) => boolean;
   /**
    * How long a gap in seqs may stay open, waiting for the push service to deliver the missing
-   * message, before it is fetched from the server's log.
+   * message, before it is fetched from the server's log. Applies to gaps seen in pushes and to
+   * seqs a renewal reports (their pushes are often still on their way).
    * @defaultValue 500
    */
   gapWaitMs?: number;

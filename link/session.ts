@@ -54,7 +54,7 @@ export interface WebPushLinkSnapshot {
 export interface Session {
   /** Serves `operation`; returns the function that stops it (and unregisters it). */
   start(operation: Operation, sink: SessionSink): () => void;
-  /** Renews every registration now and fills any gaps the server reports. */
+  /** Renews every registration now and fills the gaps the server reports (after `gapWaitMs`). */
   renew(): Promise<void>;
   inspect(): WebPushLinkSnapshot;
   /** Ends every operation, unregisters them and removes all listeners and timers. */
@@ -143,7 +143,16 @@ export function createSession(options: WebPushExchangeOptions): Session {
 
   // --- renewal -----------------------------------------------------------------------------
 
+  /**
+   * Set when the page comes back (visible again, restored from the back/forward cache): pushes
+   * may have gone to nobody meanwhile, so the next renewal's reported seqs are fetched at once
+   * instead of after `gapWaitMs`.
+   */
+  let catchUp = false;
+
   const renewOnce = async (): Promise<void> => {
+    const fill = catchUp ? 'now' : 'after-gap-wait';
+    catchUp = false;
     const live = [...byRegistration.entries()];
     if (live.length === 0) return;
     const current = setup.current;
@@ -155,14 +164,25 @@ export function createSession(options: WebPushExchangeOptions): Session {
         ackedSeq: active.delivery?.lastSeq ?? 0,
       })),
     });
-    if (!result.ok || disposed) return;
+    if (!result.ok) {
+      // Still owed: the next round catches up instead.
+      if (fill === 'now') catchUp = true;
+      return;
+    }
+    if (disposed) return;
     for (const id of result.value.gone) {
       const active = byRegistration.get(id);
       if (active && !active.closed) reconnect(active);
     }
     for (const [id, seq] of Object.entries(result.value.seqs)) {
-      byRegistration.get(id)?.delivery?.noteServerSeq(seq);
+      byRegistration.get(id)?.delivery?.noteServerSeq(seq, fill);
     }
+  };
+
+  /** Renews now and fetches whatever the server reports at once. */
+  const renewToCatchUp = (): void => {
+    catchUp = true;
+    void renewal.now();
   };
 
   const renewal = createRenewal({
@@ -333,8 +353,9 @@ export function createSession(options: WebPushExchangeOptions): Session {
     if (!setup.started) return;
     setup.reset();
     void setup.ensure().then((result) => {
-      // Renewing with the new subscriptionId moves this tab's registrations to it.
-      if (result.ok) void renewal.now();
+      // Renewing with the new subscriptionId moves this tab's registrations to it; what was
+      // pushed to the old subscription is lost, so catch up at once.
+      if (result.ok) renewToCatchUp();
     });
   };
 
@@ -354,10 +375,10 @@ export function createSession(options: WebPushExchangeOptions): Session {
       transport.onMessage(onMessage),
       transport.onSubscriptionChange?.(onSubscriptionChange),
       listenToPage({
-        onVisible: () => void renewal.now(),
+        onVisible: renewToCatchUp,
         onPageHide,
         // Back from the back/forward cache: the pagehide beacon shortened our registrations.
-        onRestored: () => void renewal.now(),
+        onRestored: renewToCatchUp,
       }),
     ];
     unlisten = () => {

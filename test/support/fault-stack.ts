@@ -1,0 +1,107 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga } from 'graphql-yoga';
+import { type Faults, startPushService } from '../../push-service/index.js';
+import { createMemoryStore, generateVapidKeys, useWebPush } from '../../server/index.js';
+import {
+  createPushSender,
+  type PushSender,
+  type PushSenderOptions,
+} from '../../server/push/index.js';
+import { sleepUnlessAborted } from '../../server/push/retry.js';
+import type { Store } from '../../server/store/types.js';
+import { createFeedSchema } from './feed-schema.js';
+
+/** Options of {@link startFaultStack}. */
+export interface FaultStackOptions {
+  /** Faults the push service injects from the start. */
+  faults?: Faults;
+  /** Options of the push sender, over fast retries (Retry-After is still honoured). */
+  sender?: Partial<Omit<PushSenderOptions, 'vapid'>>;
+  /** Options of `useWebPush`, over the stack's own. */
+  plugin?: Partial<Parameters<typeof useWebPush>[0]>;
+}
+
+/**
+ * The server side of the fault suites on real sockets: the local push service with faults, and
+ * Yoga with `useWebPush` serving the feed schema on node:http. The push sender retries fast
+ * (10 ms backoff ceiling at first) so that 5xx runs stay short, while a `Retry-After` of a few
+ * seconds is still waited out in full. `sends` counts the plugin's push sends: started, settled
+ * (retries included in one send), and waiting between attempts right now; `waits` lists every
+ * wait between attempts, in milliseconds.
+ * @param options - see {@link FaultStackOptions}
+ * @returns the running stack; `close()` stops all of it
+ */
+export async function startFaultStack({
+  faults = {},
+  sender = {},
+  plugin = {},
+}: FaultStackOptions = {}) {
+  const pushService = await startPushService({ port: 0, faults });
+  const keys = generateVapidKeys();
+  const vapid = { subject: 'mailto:ops@example.com', ...keys };
+  const store: Store = plugin.store ?? createMemoryStore();
+  // Counted so that a test can publish only as fast as pushes go out: `started - settled -
+  // waiting` sends are busy (encrypting, queued for a connection, or on the wire).
+  const sends = { started: 0, settled: 0, waiting: 0, waits: [] as number[] };
+  const pushSender = createPushSender({
+    vapid,
+    sleep: async (ms, signal) => {
+      sends.waits.push(ms);
+      sends.waiting++;
+      try {
+        await sleepUnlessAborted(ms, signal);
+      } finally {
+        sends.waiting--;
+      }
+    },
+    baseBackoffMs: 10,
+    maxBackoffMs: 5_000,
+    timeoutMs: 5_000,
+    ...sender,
+  });
+  const countingSender: PushSender = {
+    async send(target, plaintext, options) {
+      sends.started++;
+      try {
+        return await pushSender.send(target, plaintext, options);
+      } finally {
+        sends.settled++;
+      }
+    },
+    close: () => pushSender.close(),
+  };
+  const feed = createFeedSchema();
+  const yoga = createYoga({
+    schema: feed.schema,
+    logging: false,
+    plugins: [
+      // biome-ignore lint/correctness/useHookAtTopLevel: a Yoga plugin factory, not a React hook
+      useWebPush({
+        vapid,
+        store,
+        sender: countingSender,
+        allowedPushOrigins: [pushService.origin],
+        ...plugin,
+      }),
+    ],
+  });
+  const server = createServer(yoga);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}/graphql`;
+
+  async function close(): Promise<void> {
+    await yoga.dispose();
+    // The sender is ours, not the plugin's: closing it ends retries still waiting.
+    await pushSender.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await pushService.close();
+  }
+
+  return { url, store, pushService, publish: feed.publish, sends, vapid, close };
+}
+
+/** A running {@link startFaultStack}. */
+export type FaultStack = Awaited<ReturnType<typeof startFaultStack>>;
