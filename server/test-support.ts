@@ -205,7 +205,6 @@ export function createTestServer(options: Partial<WebPushOptions> = {}) {
     schema: inventory.schema,
     logging: false,
     plugins: [
-      // biome-ignore lint/correctness/useHookAtTopLevel: a Yoga plugin factory, not a React hook
       useWebPush({
         vapid,
         store,

@@ -118,7 +118,6 @@ export async function startInventoryServer({
     graphqlEndpoint: '/graphql',
     logging: false,
     plugins: [
-      // biome-ignore lint/correctness/useHookAtTopLevel: a Yoga plugin factory, not a React hook.
       useWebPush({
         vapid,
         store,

@@ -76,7 +76,6 @@ export async function startFaultStack({
     schema: feed.schema,
     logging: false,
     plugins: [
-      // biome-ignore lint/correctness/useHookAtTopLevel: a Yoga plugin factory, not a React hook
       useWebPush({
         vapid,
         store,
