@@ -1,4 +1,5 @@
-import type { RedisClient } from '../store/redis-script.js';
+import { randomBytes } from 'node:crypto';
+import { defineScript, type RedisClient, runScript } from '../store/redis-script.js';
 import { FIRST_EVENT_ID } from './event-id.js';
 import type { EventLog } from './event-log.js';
 import { createStreamFollower } from './redis-follower.js';
@@ -20,6 +21,29 @@ export interface RedisEventLogOptions {
 
 /** The stream entry field that holds the payload JSON. */
 const DATA_FIELD = 'd';
+
+/**
+ * How long a publish id is remembered. ioredis resends a command whose reply was lost when the
+ * connection drops (a Redis restart or failover); the resend comes within seconds of the
+ * reconnect, so a minute covers it with room to spare.
+ */
+const PUBLISH_ID_TTL_MS = 60_000;
+
+/**
+ * XADD at most once per publish id: KEYS = stream, publish-id key; ARGV = maxLen, ttlMs, payload
+ * JSON, id TTL. Without it, a publish whose reply was lost in a Redis restart is appended twice
+ * and every subscriber sees the event twice.
+ */
+const APPEND_ONCE = defineScript(
+  'pubsub-append-once',
+  2,
+  `local seen = redis.call('GET', KEYS[2])
+if seen then return seen end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', '${DATA_FIELD}', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], id, 'PX', ARGV[4])
+return id`,
+);
 
 /**
  * An {@link EventLog} on Redis Streams: one stream per topic, ids assigned by Redis, durable
@@ -65,15 +89,16 @@ export function createRedisEventLog({
 
   return {
     async append(topic, payload) {
-      const stream = key(topic);
-      const replies = await redis
-        .multi()
-        .xadd(stream, 'MAXLEN', '~', maxLen, '*', DATA_FIELD, JSON.stringify(payload ?? null))
-        .pexpire(stream, ttlMs)
-        .exec();
-      const [error, id] = replies?.[0] ?? [new Error('XADD got no reply')];
-      if (error) throw error;
-      return id as string;
+      // The publish id lives under the same hash tag as the stream, so the script runs on a
+      // Cluster; a retry of this call by ioredis carries the same id and appends nothing.
+      const publishKey = `{${prefix}}#pub:${randomBytes(12).toString('base64url')}`;
+      const id = await runScript(
+        redis,
+        APPEND_ONCE,
+        [key(topic), publishKey],
+        [maxLen, ttlMs, JSON.stringify(payload ?? null), PUBLISH_ID_TTL_MS],
+      );
+      return String(id);
     },
 
     async head(topic) {
