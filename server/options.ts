@@ -1,5 +1,6 @@
 import type { YogaLogger } from 'graphql-yoga';
 import { DEFAULT_PUSH_BUDGET_BYTES, MAX_PUSH_PLAINTEXT_BYTES } from '../protocol/index.js';
+import { randomId } from './ids.js';
 import type { PushSender } from './push/index.js';
 import { createMemoryStore } from './store/memory.js';
 import type { Store } from './store/types.js';
@@ -78,6 +79,25 @@ export interface WebPushOptions {
    */
   sweepIntervalMs?: number;
   /**
+   * This server instance's id: the owner named in the leases it takes. Unique per process.
+   * @defaultValue a random id
+   */
+  instanceId?: string;
+  /**
+   * How long the lease on a registration's server-side subscription lasts without renewal (it is
+   * renewed every third of it). When an instance dies, others adopt its registrations within
+   * about this time plus {@link WebPushOptions.adoptIntervalMs}.
+   * @defaultValue `5_000`
+   */
+  leaseTtlMs?: number;
+  /**
+   * How often each instance looks for registrations nobody runs (lease expired or released) and
+   * adopts them. One cheap store query per round; short rounds make adoption follow the lease's
+   * end closely.
+   * @defaultValue `leaseTtlMs / 5`
+   */
+  adoptIntervalMs?: number;
+  /**
    * Sends push messages. Injected for tests or to share one sender between servers; an injected
    * sender belongs to the caller and is not closed when Yoga is disposed.
    * @defaultValue a sender built with `createPushSender({ vapid })`
@@ -92,8 +112,11 @@ export interface WebPushOptions {
 
 /** {@link WebPushOptions} with every default filled in. */
 export interface ResolvedOptions
-  extends Required<Omit<WebPushOptions, 'sender' | 'logger' | 'renewIntervalMs'>> {
+  extends Required<
+    Omit<WebPushOptions, 'sender' | 'logger' | 'renewIntervalMs' | 'adoptIntervalMs'>
+  > {
   renewIntervalMs: number;
+  adoptIntervalMs: number;
   sender: PushSender | undefined;
   logger: YogaLogger | undefined;
 }
@@ -121,6 +144,9 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     messageTtlMs = 86_400_000,
     maxRetainedMessages = 1000,
     sweepIntervalMs = 1000,
+    instanceId = randomId(),
+    leaseTtlMs = 5_000,
+    adoptIntervalMs = Math.max(1, Math.floor(leaseTtlMs / 5)),
     sender,
     logger,
   } = options;
@@ -135,6 +161,8 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     messageTtlMs,
     maxRetainedMessages,
     sweepIntervalMs,
+    leaseTtlMs,
+    adoptIntervalMs,
   };
   for (const [name, value] of Object.entries(positive)) {
     if (!Number.isSafeInteger(value) || value <= 0) {
@@ -161,6 +189,9 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     messageTtlMs,
     maxRetainedMessages,
     sweepIntervalMs,
+    instanceId,
+    leaseTtlMs,
+    adoptIntervalMs,
     sender,
     logger,
   };

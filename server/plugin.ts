@@ -2,7 +2,10 @@ import type { ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin, processRegularResult, type YogaLogger } from 'graphql-yoga';
 import { ErrorCode, EXTENSION_KEY } from '../protocol/index.js';
 import { createWebPushError, webPushErrorCode } from './errors.js';
+import { type ObservedCursor, observeCursor } from './event-cursor.js';
+import { createInstance } from './instance.js';
 import { resolveOptions, type WebPushOptions } from './options.js';
+import { runWithEventCursor } from './pubsub/index.js';
 import { createEndpointPolicy, createPushSender } from './push/index.js';
 import { createRegistrar, registrationExtensionOf } from './registration.js';
 import type { RouteContext } from './routes/context.js';
@@ -28,8 +31,15 @@ const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json';
  *   `{ extensions: { webPush: { registrationId, expiresAt, seq } } }`. A refused registration
  *   answers `{ errors }` with a non-2xx status, whatever the `Accept` header.
  * - The results each registration's stream yields are logged in the store and pushed.
- * - Disposing Yoga stops the expiry sweeper, closes the streams running here (registrations stay
- *   stored) and closes the sender the plugin created.
+ * - Each registration's stream runs on exactly one instance, which holds a lease on it in the
+ *   store and passes the lease's fencing token with every append. Every instance periodically
+ *   adopts registrations whose lease expired or was released: it runs the stored operation
+ *   again through Yoga (context factory, auth plugins and validation apply again) inside
+ *   `runWithEventCursor`, so a replayable pubsub (`createPubSub`) resumes right after the last
+ *   event that became a message. Each append advances that cursor in the same atomic step.
+ * - Disposing Yoga hands over: it stops the expiry sweeper and adoptions, closes the streams
+ *   running here (registrations stay stored), releases their leases so that other instances
+ *   adopt them at once, and closes the sender the plugin created.
  * @example
  * ```ts
  * const yoga = createYoga({ schema, plugins: [useWebPush({ vapid, store: createMemoryStore() })] });
@@ -62,9 +72,19 @@ export function useWebPush(options: WebPushOptions): Plugin {
     ttlSeconds: Math.floor(resolved.messageTtlMs / 1000),
     logger,
   });
+  const instance = createInstance({
+    store,
+    runner,
+    id: resolved.instanceId,
+    leaseTtlMs: resolved.leaseTtlMs,
+    adoptIntervalMs: resolved.adoptIntervalMs,
+    logger,
+  });
+  const { adopter } = instance;
   const registrar = createRegistrar({
     store,
     runner,
+    leases: instance.leases,
     limits: {
       maxPerTab: resolved.maxRegistrationsPerTab,
       maxPerSubscription: resolved.maxRegistrationsPerSubscription,
@@ -87,6 +107,8 @@ export function useWebPush(options: WebPushOptions): Plugin {
   let sweeping = false;
   /** Registration requests, answered as JSON whatever they accept. */
   const registrationRequests = new WeakSet<Request>();
+  /** The event cursor each registration request's subscription was set up with. */
+  const registrationCursors = new WeakMap<Request, ObservedCursor>();
 
   const sweep = async (): Promise<void> => {
     if (sweeping) return;
@@ -109,6 +131,15 @@ export function useWebPush(options: WebPushOptions): Plugin {
       sweeper ??= setInterval(() => void sweep(), resolved.sweepIntervalMs);
       // Expiry sweeping alone must not keep the process alive.
       sweeper.unref();
+      instance.start({
+        // Yoga's request pipeline (request parsing, params, context, envelop plugins, validation,
+        // result processing); server-adapter hooks (onRequest, onResponse) are for the network.
+        fetch: async (url, init) =>
+          yoga.handle(new yoga.fetchAPI.Request(url, init), {
+            waitUntil: (work) => void Promise.resolve(work).catch(() => {}),
+          }),
+        endpoint: graphqlEndpoint,
+      });
     },
 
     async onRequest({ request, url, endResponse }) {
@@ -142,9 +173,26 @@ export function useWebPush(options: WebPushOptions): Plugin {
       }
     },
 
+    onSubscribe({ args, subscribeFn, setSubscribeFn }) {
+      const { request, params } = args.contextValue;
+      let cursor = adopter.of(request)?.cursor;
+      if (!cursor && registrationExtensionOf(params) !== undefined) {
+        cursor = observeCursor(null);
+        registrationCursors.set(request, cursor);
+      }
+      if (!cursor) return;
+      const { tracker } = cursor;
+      // A replayable pubsub the resolver subscribes to reads the tracker: it resumes an adopted
+      // registration after its cursor and records how far every registration got.
+      setSubscribeFn((subscribeArgs) =>
+        runWithEventCursor(tracker, () => subscribeFn(subscribeArgs)),
+      );
+    },
+
     onExecute({ args, setResultAndStopExecution }) {
       // Only subscriptions reach onSubscribe; anything executed here cannot register.
-      if (registrationExtensionOf(args.contextValue.params) === undefined) return;
+      const { request, params } = args.contextValue;
+      if (registrationExtensionOf(params) === undefined && !adopter.of(request)) return;
       setResultAndStopExecution({
         errors: [
           createWebPushError(
@@ -158,7 +206,18 @@ export function useWebPush(options: WebPushOptions): Plugin {
     async onExecutionResult({ result, setResult, context }) {
       // Here the stream already passed every plugin's hooks (masking included), so what gets
       // pushed is what Yoga would have streamed.
-      const { params } = context;
+      const { params, request } = context;
+      const adoption = adopter.of(request);
+      if (adoption) {
+        // Not a stream: Yoga's errors answer the adopter, which ends the registration with them.
+        if (!result || !isAsyncIterable(result)) return;
+        await adopter.start(
+          adoption,
+          result[Symbol.asyncIterator]() as AsyncIterator<ExecutionResult>,
+        );
+        setResult({ extensions: { [EXTENSION_KEY]: { adopted: adoption.record.id } } });
+        return;
+      }
       const extension = registrationExtensionOf(params);
       if (extension === undefined || !result || !isAsyncIterable(result)) return;
       const iterator = result[Symbol.asyncIterator]() as AsyncIterator<ExecutionResult>;
@@ -168,8 +227,9 @@ export function useWebPush(options: WebPushOptions): Plugin {
           query: params.query as string,
           operationName: params.operationName ?? null,
           variables: (params.variables as Record<string, unknown> | undefined) ?? null,
-          headers: context.request.headers,
+          headers: request.headers,
           iterator,
+          cursor: registrationCursors.get(request),
         });
         setResult({ extensions: { [EXTENSION_KEY]: ack } });
       } catch (error) {
@@ -186,7 +246,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
     },
 
     onResultProcess({ request, setResultProcessor }) {
-      if (!registrationRequests.has(request)) return;
+      if (!registrationRequests.has(request) && !adopter.of(request)) return;
       const mediaType = (request.headers.get('accept') ?? '').includes(GRAPHQL_RESPONSE_JSON)
         ? GRAPHQL_RESPONSE_JSON
         : 'application/json';
@@ -202,7 +262,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
     async onDispose() {
       if (sweeper) clearInterval(sweeper);
       sweeper = undefined;
-      await runner.close();
+      await instance.handOver();
       // Closing our sender ends its retries at once; an injected sender's sends are its owner's.
       if (ownsSender) {
         await sender.close();

@@ -6,7 +6,9 @@ import {
   type RegistrationRequestExtension,
 } from '../protocol/index.js';
 import { createWebPushError } from './errors.js';
+import type { ObservedCursor } from './event-cursor.js';
 import { isServerId, randomId } from './ids.js';
+import type { LeaseKeeper } from './lease.js';
 import type { Runner } from './runner.js';
 import type { RegistrationLimits, RegistrationRecord, Store } from './store/types.js';
 
@@ -14,6 +16,8 @@ import type { RegistrationLimits, RegistrationRecord, Store } from './store/type
 export interface RegistrarOptions {
   store: Store;
   runner: Runner;
+  /** Leases: a new registration runs here under a lease, like an adopted one. */
+  leases: Pick<LeaseKeeper, 'reserve' | 'forget' | 'acquire' | 'hold'>;
   limits: RegistrationLimits;
   registrationTtlMs: number;
   /** Lower-case names of the request headers kept with each registration. */
@@ -30,12 +34,19 @@ export interface RegistrationInput {
   headers: Headers;
   /** The subscription's result stream, already set up by Yoga for this request. */
   iterator: AsyncIterator<ExecutionResult>;
+  /** The event cursor the subscription was set up with (`runWithEventCursor`), if any. */
+  cursor?: ObservedCursor;
 }
 
 /** Stores registrations and hands their streams to the runner. */
 export interface Registrar {
   /**
-   * Stores a registration (atomically within the limits) and starts its stream.
+   * Stores a registration (atomically within the limits), takes its lease and starts its stream.
+   * @remarks When the stream reads a replayable pubsub, the position it starts from is stored
+   * with the registration before the answer, so that an instance adopting it later (this one
+   * died before the first event) loses nothing published after the acknowledgement. When the
+   * lease cannot be taken (another instance adopted the registration in between, or the store
+   * failed), the stream is closed here and the registration, already stored, is adopted.
    * @throws a GraphQLError with WEB_PUSH_UNKNOWN_SUBSCRIPTION (404) or
    * WEB_PUSH_TOO_MANY_REGISTRATIONS (429); nothing is stored then
    */
@@ -57,6 +68,25 @@ const REFUSALS: Record<
     ),
 };
 
+const ignore = (): void => {};
+
+/** `iterator`, whose first `next()` gives `first` (already asked for). */
+function withFirst<T>(
+  iterator: AsyncIterator<T>,
+  first: Promise<IteratorResult<T>>,
+): AsyncIterator<T> {
+  let pending: Promise<IteratorResult<T>> | undefined = first;
+  return {
+    next() {
+      const step = pending ?? iterator.next();
+      pending = undefined;
+      return step;
+    },
+    return: (value?: unknown) =>
+      iterator.return ? iterator.return(value) : Promise.resolve({ done: true, value: undefined }),
+  };
+}
+
 /**
  * Reads `extensions.webPush` of GraphQL params without checking it.
  * @param params - Yoga's GraphQL params (or anything)
@@ -74,15 +104,23 @@ export function registrationExtensionOf(params: unknown): unknown {
  * @returns the registrar
  */
 export function createRegistrar(options: RegistrarOptions): Registrar {
-  const { store, runner, limits, registrationTtlMs, keepHeaders, now = Date.now } = options;
+  const { store, runner, leases, limits, registrationTtlMs, keepHeaders, now = Date.now } = options;
   return {
-    async register({ extension, query, operationName, variables, headers, iterator }) {
+    async register({ extension, query, operationName, variables, headers, cursor, ...input }) {
+      let { iterator } = input;
       // A malformed id cannot be one we issued: same answer as an unknown one.
       if (!isServerId(extension.subscriptionId)) throw REFUSALS['unknown-subscription']();
       const kept: Record<string, string> = {};
       for (const name of keepHeaders) {
         const value = headers.get(name);
         if (value !== null) kept[name] = value;
+      }
+      if (cursor?.used()) {
+        // The pubsub learns where the stream starts when it is first read: read now, and wait
+        // until the start is known (or the stream already answered or failed).
+        const first = iterator.next();
+        iterator = withFirst(iterator, first);
+        await Promise.race([cursor.known(), first.then(ignore, ignore)]);
       }
       const createdAt = now();
       const record: RegistrationRecord = {
@@ -99,11 +137,27 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         seq: 0,
         ackedSeq: 0,
         done: false,
-        cursor: null,
+        cursor: cursor?.tracker.current ?? null,
       };
-      const created = await store.createRegistration(record, limits);
-      if (!created.ok) throw REFUSALS[created.reason]();
-      runner.startRegistration(record, iterator);
+      // Claimed here first, so the adoption loop here never takes it for an orphan.
+      leases.reserve(record.id);
+      let token: number | null = null;
+      try {
+        const created = await store.createRegistration(record, limits);
+        if (!created.ok) throw REFUSALS[created.reason]();
+        token = await leases.acquire(record.id).catch(() => null);
+      } finally {
+        if (token === null) leases.forget(record.id);
+      }
+      if (token === null) {
+        await iterator.return?.();
+      } else {
+        runner.startRegistration(record, iterator, {
+          fencingToken: token,
+          ...(cursor ? { eventCursor: () => cursor.tracker.current } : {}),
+        });
+        leases.hold(record.id, token);
+      }
       return { registrationId: record.id, expiresAt: record.expiresAt, seq: 0 };
     },
   };

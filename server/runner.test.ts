@@ -207,4 +207,68 @@ describe('runner', () => {
     expect(events).toEqual(['closed', 'send settled', 'settled']);
     expect(feed.returned).toBe(1);
   });
+
+  it('does not append twice when an append landed but its answer was lost', async () => {
+    const memory = createMemoryStore();
+    let losses = 1;
+    const store: Store = {
+      ...memory,
+      appendMessage: async (...args) => {
+        const result = await memory.appendMessage(...args);
+        if (losses > 0) {
+          losses -= 1;
+          throw new Error('connection lost before the reply');
+        }
+        return result;
+      },
+    };
+    const { sender, feed, record } = await setup({ store });
+
+    feed.push({ data: { n: 1 } });
+    feed.push({ data: { n: 2 } });
+
+    await waitFor(() => expect(sender.sent).toHaveLength(2));
+    expect(sender.sent.map((m) => [m.envelope.seq, m.envelope.payload])).toEqual([
+      [1, { data: { n: 1 } }],
+      [2, { data: { n: 2 } }],
+    ]);
+    expect((await store.getMessages(record.id, 0, 10)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('closes the stream and appends nothing when a newer lease fences its append', async () => {
+    const { store, record, sender, runner } = await setup();
+    const now = Date.now();
+    const stale = (await store.acquireLease(record.id, 'a', 1_000, now - 10_000)) as number;
+    await store.acquireLease(record.id, 'b', 60_000, now);
+    const feed = createFeed();
+    runner.startRegistration(record, feed.iterator, { fencingToken: stale });
+
+    feed.push({ data: { n: 1 } });
+
+    await waitFor(() => expect(feed.returned).toBe(1));
+    expect(runner.isRunning(record.id)).toBe(false);
+    expect(sender.sent).toEqual([]);
+    expect((await store.getRegistration(record.id))?.seq).toBe(0);
+  });
+
+  it('stores the event cursor with each append, and keeps it while none is known', async () => {
+    const { store, record, sender, runner } = await setup();
+    let cursor: string | null = '17-0';
+    const feed = createFeed();
+    runner.startRegistration(record, feed.iterator, { eventCursor: () => cursor });
+
+    feed.push({ data: { n: 1 } });
+    await waitFor(() => expect(sender.sent).toHaveLength(1));
+    expect(await store.getRegistration(record.id)).toMatchObject({ seq: 1, cursor: '17-0' });
+
+    cursor = null;
+    feed.push({ data: { n: 2 } });
+    await waitFor(() => expect(sender.sent).toHaveLength(2));
+    expect(await store.getRegistration(record.id)).toMatchObject({ seq: 2, cursor: '17-0' });
+
+    cursor = '18-3';
+    feed.push({ data: { n: 3 } });
+    await waitFor(() => expect(sender.sent).toHaveLength(3));
+    expect(await store.getRegistration(record.id)).toMatchObject({ seq: 3, cursor: '18-3' });
+  });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ExecutionResult } from 'graphql';
 import { maskError, type YogaLogger } from 'graphql-yoga';
 import {
@@ -37,6 +38,12 @@ export interface RunnerOptions {
 export interface StartOptions {
   /** Fencing token of this instance's lease on the registration, passed to every append. */
   fencingToken?: number;
+  /**
+   * Position in the durable event log after the event behind the result being appended
+   * (`CursorTracker.current`); stored with each append, in the same atomic step, so that an
+   * instance that adopts the registration resumes right after it. `null` keeps the stored cursor.
+   */
+  eventCursor?: () => string | null;
 }
 
 /**
@@ -57,6 +64,8 @@ export interface Runner {
   stopRegistration(registrationId: string): Promise<void>;
   /** Ids of registrations whose streams run here. */
   running(): string[];
+  /** True while the registration's stream runs here. */
+  isRunning(registrationId: string): boolean;
   /**
    * Stops every stream and waits for appends under way. Sends under way go on: closing the
    * sender ends them quickly, see {@link Runner.settled}.
@@ -70,6 +79,7 @@ interface Entry {
   record: RegistrationRecord;
   iterator: AsyncIterator<ExecutionResult>;
   fencingToken: number | undefined;
+  eventCursor: (() => string | null) | undefined;
   /** Aborted when the registration stops: ends retry waits at once. */
   stop: AbortController;
 }
@@ -202,13 +212,24 @@ export function createRunner(options: RunnerOptions): Runner {
       if (payload !== undefined) envelope.payload = payload;
       return envelope;
     };
+    // One id for every try of this append: a try that landed although it seemed to fail (its
+    // answer was lost) is not appended a second time.
+    const appendId = randomBytes(9).toString('base64url');
     for (let attempt = 0; ; attempt += 1) {
       if (entry.stop.signal.aborted) return false;
       try {
+        const cursor = entry.eventCursor?.() ?? null;
         const appended = await store.appendMessage(record.id, build, retention, {
           fencingToken: entry.fencingToken,
+          appendId,
+          ...(cursor === null ? {} : { cursor }),
         });
-        if (!appended.ok) return false;
+        if (!appended.ok) {
+          if (appended.reason === 'fenced') {
+            logger.debug(`graphql-web-push: ${record.id} runs elsewhere now; stopped here`);
+          }
+          return false;
+        }
         track(
           push(appended.envelope).catch((error) =>
             logger.error('graphql-web-push: sending a push message failed', error),
@@ -253,8 +274,14 @@ export function createRunner(options: RunnerOptions): Runner {
   };
 
   return {
-    startRegistration(record, iterator, { fencingToken } = {}) {
-      const entry: Entry = { record, iterator, fencingToken, stop: new AbortController() };
+    startRegistration(record, iterator, { fencingToken, eventCursor } = {}) {
+      const entry: Entry = {
+        record,
+        iterator,
+        fencingToken,
+        eventCursor,
+        stop: new AbortController(),
+      };
       const previous = entries.get(record.id);
       if (previous) void stopEntry(previous);
       entries.set(record.id, entry);
@@ -267,6 +294,7 @@ export function createRunner(options: RunnerOptions): Runner {
     },
     stopRegistration,
     running: () => [...entries.keys()],
+    isRunning: (registrationId) => entries.has(registrationId),
     async close() {
       await Promise.all([...entries.keys()].map(stopRegistration));
       await Promise.all([...loops]);

@@ -476,5 +476,92 @@ export function describeStoreContract(
         expect(await store.getRegistration(record.id)).toMatchObject({ seq: 1, cursor: '7-0' });
       });
     });
+
+    describe('repeated appends', () => {
+      it('applies an append once when it is repeated with the same appendId', async () => {
+        const record = await withRegistration();
+        const first = await store.appendMessage(record.id, next(record, 'a'), KEEP_ALL, {
+          appendId: 'x1',
+          cursor: '5-0',
+        });
+        const again = await store.appendMessage(record.id, next(record, 'a'), KEEP_ALL, {
+          appendId: 'x1',
+          cursor: '5-0',
+        });
+        expect(again).toEqual(first);
+        expect(first.ok && first.envelope.seq).toBe(1);
+        expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([1]);
+
+        const other = await store.appendMessage(record.id, next(record, 'a'), KEEP_ALL, {
+          appendId: 'x2',
+        });
+        expect(other.ok && other.envelope.seq).toBe(2);
+        expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([1, 2]);
+      });
+
+      it('answers a repeated final append as applied, not as done', async () => {
+        const record = await withRegistration();
+        const options = { appendId: 'end' };
+        const first = await store.appendMessage(
+          record.id,
+          ofType(record, 'complete'),
+          KEEP_ALL,
+          options,
+        );
+        expect(
+          await store.appendMessage(record.id, ofType(record, 'complete'), KEEP_ALL, options),
+        ).toEqual(first);
+        expect(await store.appendMessage(record.id, ofType(record, 'complete'), KEEP_ALL)).toEqual({
+          ok: false,
+          reason: 'done',
+        });
+      });
+    });
+
+    describe('unowned registrations', () => {
+      it('lists exactly the registrations whose lease was never taken, released or expired', async () => {
+        const [fresh, released, expired, held, done, deleted] = await Promise.all(
+          Array.from({ length: 6 }, () => withRegistration()),
+        );
+        const ids = (list: (RegistrationRecord | undefined)[]) =>
+          list.map((record) => record?.id as string).sort();
+        for (const record of [released, expired, held, deleted]) {
+          await store.acquireLease(record?.id as string, 'a', 1000, NOW);
+        }
+        await store.releaseLease(released?.id as string, 'a');
+        await store.acquireLease(held?.id as string, 'a', 5000, NOW + 500);
+        await store.appendMessage(
+          done?.id as string,
+          ofType(done as RegistrationRecord, 'complete'),
+          KEEP_ALL,
+        );
+        await store.deleteRegistration(deleted?.id as string);
+
+        expect((await store.listUnowned(NOW + 999, 100)).sort()).toEqual(ids([fresh, released]));
+        expect((await store.listUnowned(NOW + 1000, 100)).sort()).toEqual(
+          ids([fresh, released, expired]),
+        );
+        // Listing changes nothing: the same answer again, and every lease still works as before.
+        expect((await store.listUnowned(NOW + 1000, 100)).sort()).toEqual(
+          ids([fresh, released, expired]),
+        );
+        expect(await store.acquireLease(held?.id as string, 'b', 1000, NOW + 1000)).toBeNull();
+      });
+
+      it('stops listing a registration once a lease on it is taken again', async () => {
+        const record = await withRegistration();
+        expect(await store.listUnowned(NOW, 100)).toEqual([record.id]);
+        await store.acquireLease(record.id, 'b', 1000, NOW);
+        expect(await store.listUnowned(NOW, 100)).toEqual([]);
+        await store.releaseLease(record.id, 'b');
+        expect(await store.listUnowned(NOW, 100)).toEqual([record.id]);
+      });
+
+      it('lists at most `limit` ids', async () => {
+        await Promise.all(Array.from({ length: 5 }, () => withRegistration()));
+        expect(await store.listUnowned(NOW, 3)).toHaveLength(3);
+        expect(await store.listUnowned(NOW, 0)).toEqual([]);
+      });
+    });
   });
 }

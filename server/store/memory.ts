@@ -37,6 +37,8 @@ export function createMemoryStore(): Store {
   const registrationsBySubscription = new Map<string, Set<string>>();
   const logs = new Map<string, LogEntry[]>();
   const leases = new Map<string, Lease>();
+  /** Id and envelope of the last append per registration, to answer a repeated append. */
+  const lastAppends = new Map<string, { id: string; envelope: Envelope }>();
   /** Last fencing token issued per registration; outlives released leases. */
   const lastTokens = new Map<string, number>();
   // One counter for all registrations: strictly increasing per registration follows.
@@ -64,6 +66,7 @@ export function createMemoryStore(): Store {
     removeFromIndex(registrationsByTab, record.tabId, id);
     removeFromIndex(registrationsBySubscription, record.subscriptionId, id);
     logs.delete(id);
+    lastAppends.delete(id);
     leases.delete(id);
     lastTokens.delete(id);
     return record;
@@ -210,8 +213,12 @@ export function createMemoryStore(): Store {
     async appendMessage(registrationId, build, retention, options = {}): Promise<AppendResult> {
       const record = registrations.get(registrationId);
       if (!record) return { ok: false, reason: 'gone' };
+      const { fencingToken, cursor, appendId } = options;
+      const last = lastAppends.get(registrationId);
+      if (appendId !== undefined && last?.id === appendId) {
+        return { ok: true, envelope: structuredClone(last.envelope) };
+      }
       if (record.done) return { ok: false, reason: 'done' };
-      const { fencingToken, cursor } = options;
       if (fencingToken !== undefined && fencingToken < (lastTokens.get(registrationId) ?? 0)) {
         return { ok: false, reason: 'fenced' };
       }
@@ -225,6 +232,9 @@ export function createMemoryStore(): Store {
       }
       log.push({ envelope: structuredClone(envelope), at: now });
       record.seq = seq;
+      if (appendId !== undefined) {
+        lastAppends.set(registrationId, { id: appendId, envelope: structuredClone(envelope) });
+      }
       if (cursor !== undefined) record.cursor = cursor;
       if (envelope.type === 'complete' || envelope.type === 'error') record.done = true;
       trim(record, retention, now);
@@ -255,6 +265,16 @@ export function createMemoryStore(): Store {
 
     async releaseLease(registrationId, owner) {
       if (leases.get(registrationId)?.owner === owner) leases.delete(registrationId);
+    },
+
+    async listUnowned(now, limit) {
+      const ids: string[] = [];
+      for (const record of registrations.values()) {
+        if (ids.length >= limit) break;
+        const lease = leases.get(record.id);
+        if (!record.done && !(lease && lease.expiresAt > now)) ids.push(record.id);
+      }
+      return ids;
     },
   };
 }

@@ -22,6 +22,11 @@ export interface RedisKeys {
   registrationLog(id: string): string;
   /** Sorted set: registration ids scored by `expiresAt`. */
   readonly expiry: string;
+  /**
+   * Sorted set: registration ids scored by when their lease ends (0: released or never taken),
+   * to find the registrations nobody runs. A hint only: the registration's hash decides.
+   */
+  readonly leases: string;
   /** The three keys of a registration, in the order the scripts take them. */
   registrationKeys(id: string): [hash: string, data: string, log: string];
 }
@@ -48,6 +53,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
     registrationData: (id) => `${registration(id)}:d`,
     registrationLog: (id) => `${registration(id)}:l`,
     expiry: `${prefix}:expiry`,
+    leases: `${prefix}:leases`,
     registrationKeys: (id) => [registration(id), `${registration(id)}:d`, `${registration(id)}:l`],
   };
 }

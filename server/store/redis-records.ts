@@ -7,7 +7,7 @@ import type { RegistrationRecord, SubscriptionRecord } from './types.js';
  * Registration hash (small values only, so Redis keeps it as a compact listpack):
  * `t` tab id, `s` subscription id, `c` createdAt, `x` expiresAt, `n` seq, `a` ackedSeq,
  * `d` present when done, `u` cursor (absent for null), `lo`/`le` lease owner and expiry,
- * `lt` last fencing token issued.
+ * `lt` last fencing token issued, `ai` id of the last append (to answer a repeated one).
  *
  * Registration data string (never changes): JSON `{ k, q, o, v, h }` = operationKey, query,
  * operationName, variables, headers. Long values (documents, bearer tokens) would turn the hash

@@ -142,25 +142,31 @@ return {'taken', fields, data}`,
 
 /**
  * KEYS: registration hash, log. ARGV: expected seq, envelope JSON, envelope type, fencing token
- * ('' = none), cursor mode ('k' keep, 'n' null, 's' set), cursor, now, message TTL, max messages.
+ * ('' = none), cursor mode ('k' keep, 'n' null, 's' set), cursor, now, message TTL, max messages,
+ * append id ('' = none).
  *
- * The whole append in one step: refuses when gone, done or fenced by a newer lease; refuses with
+ * The whole append in one step: answers { 'dup', seq } when the last append applied had this
+ * append id (a repeat: ioredis resends commands unanswered when a connection drops, and callers
+ * retry after errors; appending again would store one result twice); refuses when gone, done or
+ * fenced by a newer lease; refuses with
  * the actual seq when it is not `expected` (the envelope was built for another seq, so the caller
  * rebuilds and retries); else stores the envelope, advances seq and cursor, marks done, and trims
- * the log by count and age. Returns { 'ok', seq }, { 'seq', actual }, { 'gone' }, { 'done' } or
- * { 'fenced' }.
+ * the log by count and age. Returns { 'ok', seq }, { 'dup', seq }, { 'seq', actual }, { 'gone' },
+ * { 'done' } or { 'fenced' }.
  */
 export const appendMessage = defineScript(
   'appendMessage',
   2,
-  `local state = redis.call('HMGET', KEYS[1], 'n', 'd', 'lt')
+  `local state = redis.call('HMGET', KEYS[1], 'n', 'd', 'lt', 'ai')
 if not state[1] then return {'gone'} end
+if ARGV[10] ~= '' and state[4] == ARGV[10] then return {'dup', state[1]} end
 if state[2] then return {'done'} end
 if ARGV[4] ~= '' and tonumber(ARGV[4]) < tonumber(state[3] or '0') then return {'fenced'} end
 if state[1] ~= ARGV[1] then return {'seq', state[1]} end
 local seq = tonumber(state[1]) + 1
 redis.call('RPUSH', KEYS[2], ARGV[7] .. ':' .. ARGV[2])
 redis.call('HSET', KEYS[1], 'n', string.format('%d', seq))
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'ai', ARGV[10]) end
 if ARGV[5] == 's' then
   redis.call('HSET', KEYS[1], 'u', ARGV[6])
 elseif ARGV[5] == 'n' then
@@ -211,10 +217,14 @@ redis.call('HSET', KEYS[1], 'lo', ARGV[1], 'le', ARGV[3])
 return token`,
 );
 
-/** KEYS: registration hash. ARGV: owner. Ends the lease if `owner` holds it; the token counter stays. */
+/**
+ * KEYS: registration hash. ARGV: owner. Ends the lease if `owner` holds it; the token counter
+ * stays. Returns 1 when it ended a lease, else 0.
+ */
 export const releaseLease = defineScript(
   'releaseLease',
   1,
-  `if redis.call('HGET', KEYS[1], 'lo') == ARGV[1] then redis.call('HDEL', KEYS[1], 'lo', 'le') end
+  `if redis.call('HGET', KEYS[1], 'lo') ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'lo', 'le')
 return 1`,
 );

@@ -8,12 +8,18 @@
  *   log (a list, oldest first; the first entry's seq is `seq - length + 1`, so no index is kept);
  * - `p:{s:<id>}` a push subscription as JSON, `p:{s:<id>}:r` the set of its registrations;
  * - `p:{e:<digest>}` endpoint → subscription id; `p:{t:<tab>}` the set of a tab's registrations;
- * - `p:expiry` a sorted set of registration ids by `expiresAt`.
+ * - `p:expiry` a sorted set of registration ids by `expiresAt`;
+ * - `p:leases` a sorted set of registration ids by lease end (0 when released or never taken):
+ *   where `listUnowned` looks. It is a hint: the hash holds the lease (`lo`, `le`, `lt`), and
+ *   `listUnowned` checks it, dropping ids of deleted or done registrations and re-scoring stale
+ *   entries. Stale scores cost a refused `acquireLease` at worst, never a lease.
  *
  * Atomicity: every read-modify-write of one entity is one Lua script over that entity's keys, and
  * those keys share a hash tag, so each script runs on one Cluster node. `appendMessage` is a
  * single script: existence, done, the fencing token, the seq, the log write, the cursor, done and
- * trimming happen in one step.
+ * trimming happen in one step. It also remembers the caller's append id, so that an append
+ * repeated after its answer was lost (ioredis resends unanswered commands after a reconnect; the
+ * runner retries after errors) is answered as done instead of being stored twice.
  *
  * `build(seq)` runs in Node, so the append is optimistic: build for the seq we believe is next
  * and let the script refuse with the real seq when another append got there first, then rebuild.
@@ -158,6 +164,7 @@ export function createRedisStore({
       redis.srem(keys.tab(tabId), id),
       redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
       redis.zrem(keys.expiry, id),
+      redis.zrem(keys.leases, id),
     ]);
   };
 
@@ -168,6 +175,7 @@ export function createRedisStore({
       redis.srem(keys.tab(tabId), id),
       redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
       redis.zrem(keys.expiry, id),
+      redis.zrem(keys.leases, id),
     ]);
   };
 
@@ -295,8 +303,10 @@ export function createRedisStore({
           data,
           ...fields,
         ]);
-        const [, listed] = await Promise.all([
+        const [, , listed] = await Promise.all([
           redis.zadd(keys.expiry, record.expiresAt, id),
+          // Unowned until a lease is taken: if the creating instance dies first, another adopts.
+          redis.zadd(keys.leases, 0, id),
           redis.sismember(subscriptionKeys[1] as string, id),
         ]);
         if (listed === 1) {
@@ -408,7 +418,7 @@ export function createRedisStore({
     },
 
     async appendMessage(registrationId, build, retention, options = {}): Promise<AppendResult> {
-      const { fencingToken, cursor } = options;
+      const { fencingToken, cursor, appendId = '' } = options;
       const registrationKey = keys.registration(registrationId);
       const logKey = keys.registrationLog(registrationId);
       let expected = lastSeq.get(registrationId);
@@ -434,11 +444,18 @@ export function createRedisStore({
             now(),
             retention.messageTtlMs,
             retention.maxMessages,
+            appendId,
           ],
-        )) as ['ok', number] | ['seq', string] | ['gone'] | ['done'] | ['fenced'];
+        )) as ['ok', number] | ['dup' | 'seq', string] | ['gone'] | ['done'] | ['fenced'];
         if (reply[0] === 'ok') {
           rememberSeq(registrationId, reply[1]);
           return { ok: true, envelope: structuredClone(envelope) };
+        }
+        if (reply[0] === 'dup') {
+          // This append was applied before (the answer got lost): the stored envelope is ours.
+          const seq = Number(reply[1]);
+          rememberSeq(registrationId, seq);
+          return { ok: true, envelope: build(seq) };
         }
         if (reply[0] !== 'seq') {
           lastSeq.delete(registrationId);
@@ -467,11 +484,49 @@ export function createRedisStore({
         [keys.registration(registrationId)],
         [owner, at, at + ttlMs],
       );
-      return typeof token === 'number' ? token : null;
+      if (typeof token !== 'number') return null;
+      // After the hash: a registration deleted meanwhile leaves an entry listUnowned drops.
+      await redis.zadd(keys.leases, at + ttlMs, registrationId);
+      return token;
     },
 
     async releaseLease(registrationId, owner) {
-      await runScript(redis, scripts.releaseLease, [keys.registration(registrationId)], [owner]);
+      const released = await runScript(
+        redis,
+        scripts.releaseLease,
+        [keys.registration(registrationId)],
+        [owner],
+      );
+      // XX: never brings back an entry listUnowned dropped (deleted or done).
+      if (released === 1) await redis.zadd(keys.leases, 'XX', 0, registrationId);
+    },
+
+    async listUnowned(at, limit) {
+      const ids = await redis.zrangebyscore(
+        keys.leases,
+        '-inf',
+        at,
+        'LIMIT',
+        0,
+        Math.max(0, limit),
+      );
+      const states = await Promise.all(
+        ids.map((id) => redis.hmget(keys.registration(id), 'n', 'd', 'lo', 'le')),
+      );
+      const unowned: string[] = [];
+      await Promise.all(
+        ids.map(async (id, i) => {
+          const [seq, done, owner, leaseEnd] = states[i] ?? [];
+          if (seq === null || seq === undefined || done !== null) {
+            await redis.zrem(keys.leases, id);
+          } else if (owner !== null && Number(leaseEnd) > at) {
+            await redis.zadd(keys.leases, 'GT', String(leaseEnd), id);
+          } else {
+            unowned.push(id);
+          }
+        }),
+      );
+      return unowned;
     },
 
     async close() {

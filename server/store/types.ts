@@ -70,6 +70,12 @@ export interface AppendOptions {
   fencingToken?: number;
   /** New event cursor, advanced in the same atomic step as the append. */
   cursor?: string | null;
+  /**
+   * Identifies one append across repeats. When the last append applied to the registration had
+   * this id (its answer was lost and the call, or the command under it, was repeated), nothing is
+   * appended again and the answer is the envelope already stored. Omit to always append.
+   */
+  appendId?: string;
 }
 
 /** How long and how many messages a registration's log keeps. */
@@ -154,6 +160,12 @@ export interface Store {
   ): Promise<number | null>;
   /** Gives up a lease so that another instance can adopt the registration at once. */
   releaseLease(registrationId: string, owner: string): Promise<void>;
+  /**
+   * Ids of registrations nobody runs: not done, and their lease expired at `now`, was released,
+   * or was never taken. At most `limit`, in no particular order. Instances call it periodically
+   * to adopt them (`acquireLease` decides which instance wins each).
+   */
+  listUnowned(now: number, limit: number): Promise<string[]>;
 
   /** Closes connections the store opened itself. */
   close?(): Promise<void>;
