@@ -3,7 +3,7 @@ import { DEFAULT_PUSH_BUDGET_BYTES, MAX_PUSH_PLAINTEXT_BYTES } from '../protocol
 import { randomId } from './ids.js';
 import type { PushSender } from './push/index.js';
 import { createMemoryStore } from './store/memory.js';
-import type { Store } from './store/types.js';
+import type { RegistrationRecord, Store } from './store/types.js';
 import type { VapidOptions } from './vapid.js';
 
 /** Options of `useWebPush`. */
@@ -98,6 +98,18 @@ export interface WebPushOptions {
    */
   adoptIntervalMs?: number;
   /**
+   * Re-checks the caller on every renewal. Called with the renewing request (its headers carry
+   * the tab's current credentials) and the tab's registrations it names; return false to refuse:
+   * the answer is 401 `WEB_PUSH_UNAUTHENTICATED`, nothing is renewed, and the registrations end
+   * when their expiry passes, closing their server-side subscriptions. A throw counts as false.
+   * Compare with `registration.headers`, what was kept of the registering request.
+   * @defaultValue none: a renewal is authorised by the tab id the registrations belong to
+   */
+  authorizeRenewal?: (
+    request: Request,
+    registrations: RegistrationRecord[],
+  ) => boolean | Promise<boolean>;
+  /**
    * Sends push messages. Injected for tests or to share one sender between servers; an injected
    * sender belongs to the caller and is not closed when Yoga is disposed.
    * @defaultValue a sender built with `createPushSender({ vapid })`
@@ -113,8 +125,12 @@ export interface WebPushOptions {
 /** {@link WebPushOptions} with every default filled in. */
 export interface ResolvedOptions
   extends Required<
-    Omit<WebPushOptions, 'sender' | 'logger' | 'renewIntervalMs' | 'adoptIntervalMs'>
+    Omit<
+      WebPushOptions,
+      'sender' | 'logger' | 'renewIntervalMs' | 'adoptIntervalMs' | 'authorizeRenewal'
+    >
   > {
+  authorizeRenewal: WebPushOptions['authorizeRenewal'];
   renewIntervalMs: number;
   adoptIntervalMs: number;
   sender: PushSender | undefined;
@@ -147,6 +163,7 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     instanceId = randomId(),
     leaseTtlMs = 5_000,
     adoptIntervalMs = Math.max(1, Math.floor(leaseTtlMs / 5)),
+    authorizeRenewal,
     sender,
     logger,
   } = options;
@@ -192,6 +209,7 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     instanceId,
     leaseTtlMs,
     adoptIntervalMs,
+    authorizeRenewal,
     sender,
     logger,
   };

@@ -1,14 +1,16 @@
-import { ErrorCode, type RenewResponse } from '../../protocol/index.js';
+import { ErrorCode, type RenewRequest, type RenewResponse } from '../../protocol/index.js';
 import { createWebPushError } from '../errors.js';
 import { isServerId } from '../ids.js';
+import type { RegistrationRecord } from '../store/types.js';
 import { parseRenewRequest } from '../validate.js';
 import { readJsonBody } from './body.js';
-import type { RouteHandler } from './context.js';
+import type { RouteContext, RouteHandler } from './context.js';
 
 /**
  * `POST …/push/renew`: extends the tab's registrations, records how far the tab has read (which
  * trims the logs) and, with `subscriptionId`, moves them to a new push subscription.
  * @returns {@link RenewResponse}; ids that are not this tab's or no longer exist are in `gone`
+ * @throws WEB_PUSH_UNAUTHENTICATED when `authorizeRenewal` refuses: nothing is renewed
  * @throws WEB_PUSH_UNKNOWN_SUBSCRIPTION when `subscriptionId` is given but unknown: nothing is
  * renewed, so the tab puts its subscription again and retries
  */
@@ -28,6 +30,9 @@ export const renew: RouteHandler = async (context, request) => {
       );
     }
   }
+  if (options.authorizeRenewal && !(await authorized(context, request, body))) {
+    throw createWebPushError(ErrorCode.Unauthenticated, 'Renewal refused: sign in again');
+  }
   const expiresAt = context.now() + options.registrationTtlMs;
   const { renewed, gone } = await store.renew(
     body.tabId,
@@ -40,3 +45,25 @@ export const renew: RouteHandler = async (context, request) => {
   const response: RenewResponse = { expiresAt, gone, seqs };
   return respond.json(response);
 };
+
+/** Runs the operator's `authorizeRenewal` on the tab's own registrations named in the body. */
+async function authorized(
+  context: RouteContext,
+  request: Request,
+  body: RenewRequest,
+): Promise<boolean> {
+  const records = await Promise.all(
+    body.registrations.map(({ registrationId }) =>
+      isServerId(registrationId) ? context.store.getRegistration(registrationId) : null,
+    ),
+  );
+  const own = records.filter(
+    (record): record is RegistrationRecord => record !== null && record.tabId === body.tabId,
+  );
+  try {
+    return (await context.options.authorizeRenewal?.(request, own)) === true;
+  } catch (error) {
+    context.logger.warn('graphql-web-push: authorizeRenewal threw; renewal refused', error);
+    return false;
+  }
+}
