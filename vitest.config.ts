@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Browser and multi-process suites start real servers on their own ports; keep files isolated.
     pool: 'forks',
+    globalSetup: ['test/setup/prerequisites.ts'],
   },
 });
