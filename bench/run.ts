@@ -10,6 +10,7 @@ import type { SuiteResult } from './harness.js';
 const suites: Record<string, () => Promise<{ run(): Promise<SuiteResult> }>> = {
   encrypt: () => import('./encrypt.js'),
   'idle-memory': () => import('./idle-memory.js'),
+  fanout: () => import('./fanout.js'),
   redis: () => import('./redis.js'),
 };
 
