@@ -1,33 +1,3 @@
-import { afterAll, afterEach, describe, it } from 'vitest';
-import {
-  FIFTY_REGISTRATIONS,
-  type Figures,
-  PROFILES,
-  type Run,
-  reportFigures,
-  runDeliveryScenario,
-} from './scenario.js';
+import { describeDeliveryScenarios, FIFTY_REGISTRATIONS } from './scenario.js';
 
-let run: Run | undefined;
-const figures: Figures[] = [];
-
-afterEach(async () => {
-  await run?.close();
-  run = undefined;
-});
-
-afterAll(() => reportFigures(figures));
-
-describe(`exactly once and in order at urql: ${FIFTY_REGISTRATIONS.name}`, () => {
-  it.each(PROFILES.map((profile) => [profile.name, profile] as const))(
-    'delivers every event once, in order, when the push service %s',
-    async (_, profile) => {
-      figures.push(
-        await runDeliveryScenario(profile, FIFTY_REGISTRATIONS, (opened) => {
-          run = opened;
-        }),
-      );
-    },
-    90_000,
-  );
-});
+describeDeliveryScenarios(FIFTY_REGISTRATIONS);

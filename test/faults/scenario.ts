@@ -1,4 +1,4 @@
-import { expect } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../protocol/index.js';
 import { createUserAgent, type Faults, type PushServiceStats } from '../../push-service/index.js';
 import { type FaultStack, startFaultStack } from '../support/fault-stack.js';
@@ -354,4 +354,34 @@ export function reportFigures(figures: Figures[]): void {
         `arrivals ${JSON.stringify(f.arrivals)}`,
     );
   }
+}
+
+/**
+ * Declares one test per fault profile for `shape`: every event reaches urql exactly once and in
+ * order. Each shape lives in its own test file so that vitest runs the shapes in parallel.
+ */
+export function describeDeliveryScenarios(shape: Shape): void {
+  let run: Run | undefined;
+  const figures: Figures[] = [];
+
+  afterEach(async () => {
+    await run?.close();
+    run = undefined;
+  });
+
+  afterAll(() => reportFigures(figures));
+
+  describe(`exactly once and in order at urql: ${shape.name}`, () => {
+    it.each(PROFILES.map((profile) => [profile.name, profile] as const))(
+      'delivers every event once, in order, when the push service %s',
+      async (_, profile) => {
+        figures.push(
+          await runDeliveryScenario(profile, shape, (opened) => {
+            run = opened;
+          }),
+        );
+      },
+      90_000,
+    );
+  });
 }
