@@ -48,7 +48,11 @@ export async function run(): Promise<SuiteResult> {
   const call = async (path: string, method: string, body: unknown) => {
     const res = await yoga.fetch(`http://yoga/graphql${path}`, {
       method,
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'x-graphql-web-push': 'register',
+      },
       body: JSON.stringify(body),
     });
     if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);

@@ -56,7 +56,11 @@ async function post(
 ) {
   const res = await yoga.fetch(`http://yoga${path}`, {
     method,
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      'x-graphql-web-push': 'register',
+    },
     body: JSON.stringify(body),
   });
   const json = (await res.json()) as Record<string, unknown>;

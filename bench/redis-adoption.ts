@@ -62,7 +62,11 @@ export async function measureAdoption(
     for (let i = 0; i < registrations; i++) {
       const answer = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          'x-graphql-web-push': 'register',
+        },
         body: JSON.stringify({
           query: SUBSCRIPTION,
           variables: { p: `p${i % 5}` },

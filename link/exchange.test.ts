@@ -53,6 +53,7 @@ interface RecordedRequest {
   search: URLSearchParams;
   headers: Headers;
   body: Record<string, unknown> | undefined;
+  init: RequestInit;
 }
 
 const reply = (status: number, body?: unknown) =>
@@ -76,7 +77,7 @@ function createFakeServer() {
     const method = init.method ?? 'GET';
     const body = init.body ? (JSON.parse(String(init.body)) as Record<string, unknown>) : undefined;
     const headers = new Headers(init.headers);
-    requests.push({ method, path: url.pathname, search: url.searchParams, headers, body });
+    requests.push({ method, path: url.pathname, search: url.searchParams, headers, body, init });
     switch (`${method} ${url.pathname}`) {
       case 'GET /graphql/push/config':
         if (configFailures > 0) {
@@ -874,17 +875,18 @@ describe('lifecycle', () => {
     expect(watch.values()).toEqual([1]);
   });
 
-  it('sends a beacon on pagehide that only shortens the registrations to reloadGraceMs', async () => {
+  it('sends a keepalive JSON unregister on pagehide that only shortens the registrations to reloadGraceMs', async () => {
     const win = new EventTarget();
-    const sendBeacon = vi.fn((_url: string, _body: string) => true);
     vi.stubGlobal('window', win);
-    vi.stubGlobal('navigator', { sendBeacon });
     const server = createFakeServer();
     const { registration } = await registeredTab(server, { tabId: 'tab-p', reloadGraceMs: 7_000 });
     win.dispatchEvent(new Event('pagehide'));
-    expect(sendBeacon).toHaveBeenCalledTimes(1);
-    expect(sendBeacon.mock.calls[0]?.[0]).toBe(`${URL_}/push/unregister`);
-    expect(JSON.parse(sendBeacon.mock.calls[0]?.[1] ?? '')).toEqual({
+    await settle();
+    const sent = server.to('POST /graphql/push/unregister');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.init.keepalive).toBe(true);
+    expect(sent[0]?.headers.get('content-type')).toBe('application/json');
+    expect(sent[0]?.body).toEqual({
       tabId: 'tab-p',
       registrationIds: [registration.id],
       graceMs: 7_000,

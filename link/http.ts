@@ -7,6 +7,8 @@ import {
   type MessagesResponse,
   type PushSubscriptionData,
   type PutSubscriptionResponse,
+  REGISTRATION_HEADER,
+  REGISTRATION_HEADER_VALUE,
   type RegistrationAck,
   type RenewRequest,
   type RenewResponse,
@@ -62,7 +64,11 @@ export interface RegistrationClient {
     registrationId: string;
     after: number;
   }): Promise<LinkResult<MessagesResponse>>;
-  unregister(body: UnregisterBody): Promise<LinkResult<null>>;
+  /**
+   * With `keepalive` the request outlives the page (`pagehide`): `fetch(…, { keepalive: true })`,
+   * which, unlike `sendBeacon`, can send `application/json`.
+   */
+  unregister(body: UnregisterBody, options?: { keepalive?: boolean }): Promise<LinkResult<null>>;
 }
 
 type Validator<T> = (value: unknown) => value is T;
@@ -110,11 +116,17 @@ const serverCodeOf = (body: unknown): string | undefined => {
   return typeof code === 'string' ? code : undefined;
 };
 
-const withJsonHeaders = (init: RequestInit | undefined, accept: string, hasBody: boolean) => {
+const withJsonHeaders = (
+  init: RequestInit | undefined,
+  accept: string,
+  hasBody: boolean,
+  extra: Record<string, string> = {},
+) => {
   const headers = new Headers(init?.headers);
   // A GET without content-type stays a "simple" request: no CORS preflight.
   if (hasBody) headers.set('content-type', 'application/json');
   headers.set('accept', accept);
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
   return headers;
 };
 
@@ -144,6 +156,7 @@ export function createRegistrationClient({
     body: unknown,
     using: RequestSettings,
     accept = 'application/json',
+    extraHeaders: Record<string, string> = {},
   ): Promise<LinkResult<{ status: number; ok: boolean; body: unknown }>> => {
     let response: Response;
     // Called unbound: a browser's fetch throws "Illegal invocation" with another `this`.
@@ -152,7 +165,7 @@ export function createRegistrationClient({
       response = await doFetch(target, {
         ...using.init,
         method,
-        headers: withJsonHeaders(using.init, accept, body !== undefined),
+        headers: withJsonHeaders(using.init, accept, body !== undefined, extraHeaders),
         ...(body === undefined ? { body: null } : { body: JSON.stringify(body) }),
       });
     } catch (cause) {
@@ -176,8 +189,13 @@ export function createRegistrationClient({
     method: string,
     body: unknown,
     validate: Validator<T>,
+    extraInit: RequestInit = {},
   ): Promise<LinkResult<T>> => {
-    const sent = await send(target, method, body, settings());
+    const using = settings();
+    const sent = await send(target, method, body, {
+      ...using,
+      init: { ...using.init, ...extraInit },
+    });
     if (!sent.ok) return sent;
     const { status, ok, body: answer } = sent.value;
     if (!ok) {
@@ -212,6 +230,7 @@ export function createRegistrationClient({
         body,
         using,
         'application/graphql-response+json, application/json',
+        { [REGISTRATION_HEADER]: REGISTRATION_HEADER_VALUE },
       );
       if (!sent.ok) return sent;
       const { status, ok, body: answer } = sent.value;
@@ -255,8 +274,8 @@ export function createRegistrationClient({
             : result,
       );
     },
-    unregister: (body) =>
-      call(routeUrl('unregister'), 'POST', body, acceptAny).then(
+    unregister: (body, { keepalive = false } = {}) =>
+      call(routeUrl('unregister'), 'POST', body, acceptAny, keepalive ? { keepalive } : {}).then(
         (result): LinkResult<null> => (result.ok ? { ok: true, value: null } : result),
       ),
   };

@@ -363,10 +363,8 @@ export function createSession(options: WebPushExchangeOptions): Session {
     if (persistQueued) flushPersist();
     const registrationIds = [...byRegistration.keys()];
     if (registrationIds.length === 0) return;
-    const body = JSON.stringify({ tabId, registrationIds, graceMs: reloadGraceMs });
-    const nav = (globalThis as { navigator?: Partial<Navigator> }).navigator;
-    if (typeof nav?.sendBeacon === 'function') nav.sendBeacon(http.routeUrl('unregister'), body);
-    else void http.unregister({ tabId, registrationIds, graceMs: reloadGraceMs });
+    // keepalive: the request outlives the page, and, unlike sendBeacon, it can be JSON.
+    void http.unregister({ tabId, registrationIds, graceMs: reloadGraceMs }, { keepalive: true });
   };
 
   const listen = (): void => {

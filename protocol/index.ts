@@ -34,6 +34,17 @@ export const ROUTES = {
 /** Key under `extensions` that marks a GraphQL request as a Web Push registration. */
 export const EXTENSION_KEY = 'webPush';
 
+/**
+ * Request header every registration (`POST /graphql` with `extensions.webPush`) carries, value
+ * {@link REGISTRATION_HEADER_VALUE}. It tells the server before reading the body that this is a
+ * registration, so the body limit applies before anything is buffered; and, being a custom
+ * header, no cross-site form or simple request can carry it (a browser preflights it).
+ */
+export const REGISTRATION_HEADER = 'x-graphql-web-push';
+
+/** Value of {@link REGISTRATION_HEADER}. */
+export const REGISTRATION_HEADER_VALUE = 'register';
+
 /** What a push message means for its registration. */
 export type EnvelopeType = 'next' | 'error' | 'complete' | 'ref';
 
@@ -169,7 +180,7 @@ export interface MessagesResponse {
   lastSeq: number;
 }
 
-/** `POST .../unregister` body (also sent with `navigator.sendBeacon` on `pagehide`). */
+/** `POST .../unregister` body (also sent with `fetch(…, { keepalive: true })` on `pagehide`). */
 export interface UnregisterRequest {
   tabId: string;
   registrationIds: string[];
@@ -188,6 +199,10 @@ export const ErrorCode = {
   NotASubscription: 'WEB_PUSH_NOT_A_SUBSCRIPTION',
   /** Push endpoint not on the allowlist of push-service origins. 400. */
   EndpointNotAllowed: 'WEB_PUSH_ENDPOINT_NOT_ALLOWED',
+  /** A body that is not `application/json` on a registration or a state-changing route. 415. */
+  UnsupportedMediaType: 'WEB_PUSH_UNSUPPORTED_MEDIA_TYPE',
+  /** A cross-site request (`Origin`, `Sec-Fetch-Site`) from an origin the operator did not allow. 403. */
+  ForbiddenOrigin: 'WEB_PUSH_FORBIDDEN_ORIGIN',
   /** Unknown push subscription id. 404. */
   UnknownSubscription: 'WEB_PUSH_UNKNOWN_SUBSCRIPTION',
   /** Unknown registration id, or one that is not this tab's. 404. */
@@ -212,6 +227,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.TooLarge]: 413,
   [ErrorCode.NotASubscription]: 400,
   [ErrorCode.EndpointNotAllowed]: 400,
+  [ErrorCode.UnsupportedMediaType]: 415,
+  [ErrorCode.ForbiddenOrigin]: 403,
   [ErrorCode.UnknownSubscription]: 404,
   [ErrorCode.UnknownRegistration]: 404,
   [ErrorCode.TooManyRegistrations]: 429,

@@ -1,7 +1,7 @@
 import type { ExecutionResult } from 'graphql';
 import type { YogaLogger } from 'graphql-yoga';
 import { type ObservedCursor, observeCursor } from './event-cursor.js';
-import { randomId } from './ids.js';
+import { logId, randomId } from './ids.js';
 import type { LeaseKeeper } from './lease.js';
 import type { Runner } from './runner.js';
 import type { RegistrationRecord, Store } from './store/types.js';
@@ -174,7 +174,9 @@ export function createAdopter(options: AdopterOptions): Adopter {
           failures,
           retryAt: now() + Math.min(60_000, 1_000 * 2 ** (failures - 1)),
         });
-        logger.warn(`graphql-web-push: adopting ${registrationId} answered ${status}; will retry`);
+        logger.warn(
+          `graphql-web-push: adopting ${logId(registrationId)} answered ${status}; will retry`,
+        );
         await leases.release(registrationId);
         return;
       }

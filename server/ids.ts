@@ -32,3 +32,13 @@ export function isTabId(value: unknown): value is string {
 export function isServerId(value: unknown): value is string {
   return typeof value === 'string' && SERVER_ID.test(value);
 }
+
+/**
+ * How an id appears in logs: its first characters only. Registration and subscription ids are
+ * secrets (whoever knows a tab's ids can read its messages); a prefix still tells log lines apart.
+ * @param id - a server or tab id
+ * @returns the first 8 characters and an ellipsis
+ */
+export function logId(id: string): string {
+  return id.length <= 8 ? id : `${id.slice(0, 8)}…`;
+}

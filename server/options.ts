@@ -23,6 +23,15 @@ export interface WebPushOptions {
    */
   allowedPushOrigins?: string[];
   /**
+   * Origins besides the request's own whose pages may register and call the state-changing
+   * routes (an app served from another origin than its API). A request whose `Origin` (or
+   * `Sec-Fetch-Site: cross-site`) names any other origin is refused with 403
+   * `WEB_PUSH_FORBIDDEN_ORIGIN`: a registration made by another site's form would run with the
+   * victim's cookies and push the victim's data to the attacker's browser.
+   * @defaultValue `[]`: only the request's own origin
+   */
+  allowedOrigins?: string[];
+  /**
    * How long a registration lives without renewal.
    * @defaultValue `60_000`
    */
@@ -44,10 +53,21 @@ export interface WebPushOptions {
    */
   maxDocumentBytes?: number;
   /**
-   * Largest body of a `…/push/*` route request.
+   * Largest body of a registration (`POST /graphql`) or of a `…/push/*` route request; a larger
+   * `Content-Length` is refused before the body is read.
    * @defaultValue `65_536`
    */
   maxBodyBytes?: number;
+  /**
+   * Largest variables of a registration, as JSON bytes (they are stored with it).
+   * @defaultValue `16_384`
+   */
+  maxVariablesBytes?: number;
+  /**
+   * Deepest nesting of a registration's variables (`{}` is 1); deeper is refused with 400.
+   * @defaultValue `32`
+   */
+  maxVariablesDepth?: number;
   /**
    * Registrations one tab may hold at once.
    * @defaultValue `50`
@@ -149,11 +169,14 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     vapid,
     store = createMemoryStore(),
     allowedPushOrigins = [],
+    allowedOrigins = [],
     registrationTtlMs = 60_000,
     renewIntervalMs = Math.floor(registrationTtlMs / 3),
     maxPayloadBytes = DEFAULT_PUSH_BUDGET_BYTES,
     maxDocumentBytes = 16_384,
     maxBodyBytes = 65_536,
+    maxVariablesBytes = 16_384,
+    maxVariablesDepth = 32,
     maxRegistrationsPerTab = 50,
     maxRegistrationsPerSubscription = 200,
     keepHeaders = ['authorization', 'cookie'],
@@ -173,6 +196,8 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     maxPayloadBytes,
     maxDocumentBytes,
     maxBodyBytes,
+    maxVariablesBytes,
+    maxVariablesDepth,
     maxRegistrationsPerTab,
     maxRegistrationsPerSubscription,
     messageTtlMs,
@@ -195,11 +220,14 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     vapid,
     store,
     allowedPushOrigins,
+    allowedOrigins,
     registrationTtlMs,
     renewIntervalMs,
     maxPayloadBytes,
     maxDocumentBytes,
     maxBodyBytes,
+    maxVariablesBytes,
+    maxVariablesDepth,
     maxRegistrationsPerTab,
     maxRegistrationsPerSubscription,
     keepHeaders: keepHeaders.map((name) => name.toLowerCase()),

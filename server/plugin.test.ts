@@ -2,7 +2,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_PUSH_BUDGET_BYTES, type Envelope } from '../protocol/index.js';
+import {
+  DEFAULT_PUSH_BUDGET_BYTES,
+  type Envelope,
+  REGISTRATION_HEADER,
+  REGISTRATION_HEADER_VALUE,
+} from '../protocol/index.js';
 import { useWebPush } from './plugin.js';
 import {
   createBrowserKeys,
@@ -449,7 +454,7 @@ describe('useWebPush: lifetime of registrations', () => {
       'POST',
       '/push/unregister',
       JSON.stringify({ tabId, registrationIds: [registrationId] }),
-      { 'content-type': 'text/plain;charset=UTF-8' },
+      { 'content-type': 'application/json;charset=UTF-8' },
     );
 
     expect(answer).toMatchObject({ status: 200, body: { unregistered: [registrationId] } });
@@ -531,7 +536,11 @@ describe('useWebPush on a real HTTP server', () => {
       const { subscriptionId } = (await put.json()) as { subscriptionId: string };
       const registration = await fetch(base, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', connection: 'close' },
+        headers: {
+          'content-type': 'application/json',
+          connection: 'close',
+          [REGISTRATION_HEADER]: REGISTRATION_HEADER_VALUE,
+        },
         body: JSON.stringify({
           query: SUBSCRIPTION,
           variables: { p: 'p1' },

@@ -1,18 +1,20 @@
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin, processRegularResult, type YogaLogger } from 'graphql-yoga';
-import { ErrorCode, EXTENSION_KEY } from '../protocol/index.js';
+import { ErrorCode, EXTENSION_KEY, REGISTRATION_HEADER } from '../protocol/index.js';
 import { createWebPushError, webPushErrorCode } from './errors.js';
 import { type ObservedCursor, observeCursor } from './event-cursor.js';
+import { createRequestGuard, mediaTypeOf } from './guard.js';
 import { createInstance } from './instance.js';
 import { resolveOptions, type WebPushOptions } from './options.js';
 import { runWithEventCursor } from './pubsub/index.js';
 import { createEndpointPolicy, createPushSender } from './push/index.js';
 import { createRegistrar, registrationExtensionOf } from './registration.js';
+import { isMarkedRegistration, readRegistrationRequest } from './registration-request.js';
 import type { RouteContext } from './routes/context.js';
 import { handleRoute, ROUTE_PREFIX } from './routes/index.js';
 import { createResponder } from './routes/respond.js';
 import { createRunner } from './runner.js';
-import { parseRegistrationExtension } from './validate.js';
+import { checkVariables, parseRegistrationExtension } from './validate.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json';
@@ -51,6 +53,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
   const ownsSender = resolved.sender === undefined;
   const sender = resolved.sender ?? createPushSender({ vapid });
   const policy = createEndpointPolicy({ allowedPushOrigins: resolved.allowedPushOrigins });
+  const guard = createRequestGuard({ allowedOrigins: resolved.allowedOrigins });
 
   // Yoga's logger is known only once Yoga starts; forward to whichever applies at call time.
   let yogaLogger: YogaLogger | undefined;
@@ -97,6 +100,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
     store,
     runner,
     checkEndpoint: (endpoint) => policy.check(endpoint),
+    guard,
     respond: createResponder(Response),
     logger,
     now: Date.now,
@@ -149,14 +153,43 @@ export function useWebPush(options: WebPushOptions): Plugin {
       endResponse(await handleRoute(routes, request, url, pathname.slice(graphqlEndpoint.length)));
     },
 
+    onRequestParse({ request, setRequestParser }) {
+      // Marked registrations are read here, in place of Yoga's parsers: JSON only, same site
+      // only, and a body over the limit is refused before it is buffered.
+      if (!isMarkedRegistration(request)) return;
+      registrationRequests.add(request);
+      setRequestParser(async (marked) => {
+        try {
+          return await readRegistrationRequest(marked, guard, resolved.maxBodyBytes);
+        } catch (error) {
+          const code = webPushErrorCode(error);
+          if (code === null) throw error;
+          return routes.respond.error(code, (error as Error).message);
+        }
+      });
+    },
+
     onParams({ params, request, setResult }) {
       const extension = registrationExtensionOf(params);
       if (extension === undefined) return;
       registrationRequests.add(request);
       try {
-        // Registering stores state: never on GET, where a link or an <img> could trigger it.
-        if (request.method !== 'POST') {
-          throw createWebPushError(ErrorCode.BadRequest, 'Register with POST');
+        if (!isMarkedRegistration(request)) {
+          // Another site's form or link: whatever Yoga parsed, it never registers.
+          if (request.method !== 'POST') {
+            throw createWebPushError(ErrorCode.MethodNotAllowed, 'Register with POST');
+          }
+          if (mediaTypeOf(request) !== 'application/json') {
+            throw createWebPushError(
+              ErrorCode.UnsupportedMediaType,
+              'Content-Type must be application/json',
+            );
+          }
+          guard.check(request);
+          throw createWebPushError(
+            ErrorCode.BadRequest,
+            `A registration must carry the ${REGISTRATION_HEADER} header`,
+          );
         }
         parseRegistrationExtension(extension);
         if (typeof params.query !== 'string') {
@@ -168,6 +201,10 @@ export function useWebPush(options: WebPushOptions): Plugin {
             `Document is larger than ${resolved.maxDocumentBytes} bytes`,
           );
         }
+        checkVariables(params.variables, {
+          maxBytes: resolved.maxVariablesBytes,
+          maxDepth: resolved.maxVariablesDepth,
+        });
       } catch (error) {
         setResult({ errors: [error as GraphQLError] });
       }
@@ -253,9 +290,19 @@ export function useWebPush(options: WebPushOptions): Plugin {
       setResultProcessor(async (result, fetchAPI) => {
         // Statuses by the rules of application/graphql-response+json (a validation error is
         // 400, not 200) whatever the client accepts, so every refusal shows in the status.
-        const response = await processRegularResult(result, fetchAPI, GRAPHQL_RESPONSE_JSON);
-        response.headers.set('content-type', `${mediaType}; charset=utf-8`);
-        return response;
+        const processed = await processRegularResult(result, fetchAPI, GRAPHQL_RESPONSE_JSON);
+        // A new response with one header set: the processed one keeps its media type under a
+        // differently cased name, and node:http would send both.
+        const headers = new fetchAPI.Headers();
+        processed.headers.forEach((value, name) => {
+          if (name.toLowerCase() !== 'content-type') headers.set(name, value);
+        });
+        headers.set('content-type', `${mediaType}; charset=utf-8`);
+        return new fetchAPI.Response(processed.body, {
+          status: processed.status,
+          statusText: processed.statusText,
+          headers,
+        });
       }, mediaType);
     },
 

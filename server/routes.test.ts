@@ -234,8 +234,8 @@ const cases: Case[] = [
       put(JSON.stringify({ endpoint: 'http://127.0.0.1:9999/push/x', keys: validKeys() }), {
         'content-type': 'text/plain',
       }),
-    status: 400,
-    code: ErrorCode.BadRequest,
+    status: 415,
+    code: ErrorCode.UnsupportedMediaType,
   },
   {
     name: 'a subscription body that is not UTF-8',
@@ -343,8 +343,8 @@ const cases: Case[] = [
       });
       return call('GET', `?${params}`, undefined, { accept: 'application/json' });
     },
-    status: 400,
-    code: ErrorCode.BadRequest,
+    status: 405,
+    code: ErrorCode.MethodNotAllowed,
   },
   {
     name: 'a registration of an invalid document',
@@ -485,9 +485,18 @@ const cases: Case[] = [
 
   // POST …/unregister
   {
-    name: 'an unregister with malformed JSON (sendBeacon text)',
+    name: 'an unregister as text/plain (a simple request)',
     send: () =>
-      call('POST', '/push/unregister', '{"tabId":', { 'content-type': 'text/plain;charset=UTF-8' }),
+      call('POST', '/push/unregister', JSON.stringify({ tabId: fx.tabId, registrationIds: [] }), {
+        'content-type': 'text/plain;charset=UTF-8',
+      }),
+    status: 415,
+    code: ErrorCode.UnsupportedMediaType,
+  },
+  {
+    name: 'an unregister with malformed JSON',
+    send: () =>
+      call('POST', '/push/unregister', '{"tabId":', { 'content-type': 'application/json' }),
     status: 400,
     code: ErrorCode.BadRequest,
   },
@@ -515,12 +524,13 @@ const cases: Case[] = [
       call('POST', '/push/unregister', `tabId=${fx.tabId}`, {
         'content-type': 'application/x-www-form-urlencoded',
       }),
-    status: 400,
-    code: ErrorCode.BadRequest,
+    status: 415,
+    code: ErrorCode.UnsupportedMediaType,
   },
   {
-    name: 'an unregister body over maxBodyBytes (sendBeacon text)',
-    send: () => call('POST', '/push/unregister', oversizedJson(), { 'content-type': 'text/plain' }),
+    name: 'an unregister body over maxBodyBytes',
+    send: () =>
+      call('POST', '/push/unregister', oversizedJson(), { 'content-type': 'application/json' }),
     status: 413,
     code: ErrorCode.TooLarge,
   },

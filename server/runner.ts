@@ -8,6 +8,7 @@ import {
   PROTOCOL_VERSION,
 } from '../protocol/index.js';
 import { type FormattedResult, formatError, formatResult, isStreamError } from './format.js';
+import { logId } from './ids.js';
 import type { PushSender, PushTarget } from './push/index.js';
 import type { RegistrationRecord, RetentionOptions, Store } from './store/types.js';
 
@@ -188,7 +189,7 @@ export function createRunner(options: RunnerOptions): Runner {
     }
     // The message stays in the log; the tab notices the gap and fetches it.
     logger.debug(
-      `graphql-web-push: push ${envelope.id} not delivered (${result.reason}, status ${result.status})`,
+      `graphql-web-push: push ${logId(envelope.reg)}:${envelope.seq} not delivered (${result.reason}, status ${result.status})`,
     );
   };
 
@@ -226,7 +227,7 @@ export function createRunner(options: RunnerOptions): Runner {
         });
         if (!appended.ok) {
           if (appended.reason === 'fenced') {
-            logger.debug(`graphql-web-push: ${record.id} runs elsewhere now; stopped here`);
+            logger.debug(`graphql-web-push: ${logId(record.id)} runs elsewhere now; stopped here`);
           }
           return false;
         }

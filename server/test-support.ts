@@ -7,7 +7,13 @@
 import { createECDH, randomBytes } from 'node:crypto';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { createGraphQLError, createPubSub, createYoga } from 'graphql-yoga';
-import { type Envelope, type ErrorCode, parseEnvelope } from '../protocol/index.js';
+import {
+  type Envelope,
+  type ErrorCode,
+  parseEnvelope,
+  REGISTRATION_HEADER,
+  REGISTRATION_HEADER_VALUE,
+} from '../protocol/index.js';
 import type { WebPushOptions } from './options.js';
 import { useWebPush } from './plugin.js';
 import type { PushSender, PushTarget, SendOptions, SendResult } from './push/index.js';
@@ -255,7 +261,7 @@ export function createTestServer(options: Partial<WebPushOptions> = {}) {
       'POST',
       '',
       { query, variables, extensions: { webPush } },
-      { accept: 'application/json', ...headers },
+      { accept: 'application/json', [REGISTRATION_HEADER]: REGISTRATION_HEADER_VALUE, ...headers },
     );
   }
 

@@ -74,16 +74,32 @@ function expectKey(value: unknown, what: string, bytes: number): string {
 }
 
 /**
+ * The one spelling of an endpoint URL, so that `HTTPS://FCM.GOOGLEAPIS.COM/…` and its lower-case
+ * form are one subscription: the URL parser lower-cases scheme and host, drops a default port and
+ * percent-encodes the same way for everyone. The path keeps its case (push services' ids do).
+ * @param endpoint - the endpoint as a browser sent it
+ * @returns the normalised URL
+ * @throws WEB_PUSH_BAD_REQUEST when it is not a URL
+ */
+export function normaliseEndpoint(endpoint: string): string {
+  if (!URL.canParse(endpoint)) throw bad('endpoint must be a URL');
+  const normalised = new URL(endpoint).href;
+  if (normalised.length > MAX_ENDPOINT_LENGTH) throw bad('endpoint is too long');
+  return normalised;
+}
+
+/**
  * Checks a `PUT …/subscriptions` body: a browser's `PushSubscription.toJSON()`.
  * @param value - the parsed JSON body
- * @returns a clean copy (no extra fields; keys without base64 padding)
+ * @returns a clean copy (no extra fields; the endpoint normalised by the URL parser; keys without
+ * base64 padding)
  * @throws WEB_PUSH_BAD_REQUEST on missing fields, wrong types or keys of the wrong length
  * (`p256dh` a 65-byte point on P-256, `auth` 16 bytes). The endpoint's origin is checked
  * elsewhere.
  */
 export function parsePushSubscription(value: unknown): PushSubscriptionData {
   const body = expectObject(value, 'body');
-  const endpoint = expectString(body.endpoint, 'endpoint', MAX_ENDPOINT_LENGTH);
+  const endpoint = normaliseEndpoint(expectString(body.endpoint, 'endpoint', MAX_ENDPOINT_LENGTH));
   const keys = expectObject(body.keys, 'keys');
   const expirationTime = body.expirationTime;
   if (expirationTime !== undefined && expirationTime !== null) {
@@ -207,4 +223,60 @@ export function parseMessagesQuery(params: URLSearchParams): {
     after = Number(afterText);
   }
   return { tabId, registrationId, after };
+}
+
+/** Limits on a registration's variables. */
+export interface VariablesLimits {
+  /** Most UTF-8 bytes of the variables as JSON. */
+  maxBytes: number;
+  /** Deepest nesting of objects and arrays (`{}` is 1). */
+  maxDepth: number;
+}
+
+/**
+ * How deeply `value` nests objects and arrays, counted without recursion so that a hostile
+ * value cannot overflow the stack.
+ * @param value - a parsed JSON value
+ * @param stopAbove - counting stops once the depth exceeds this
+ * @returns the depth (0 for a scalar), or a number above `stopAbove`
+ */
+export function jsonDepth(value: unknown, stopAbove: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [node, depth] = item;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > stopAbove) return deepest;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return deepest;
+}
+
+/**
+ * Checks a registration's variables, which are stored with it and replayed on adoption.
+ * @param variables - the request's variables (anything)
+ * @param limits - see {@link VariablesLimits}
+ * @returns the variables, `null` when absent
+ * @throws WEB_PUSH_BAD_REQUEST (400) when they are not an object or nest deeper than
+ * `maxDepth`; WEB_PUSH_TOO_LARGE (413) when their JSON is over `maxBytes`
+ */
+export function checkVariables(
+  variables: unknown,
+  limits: VariablesLimits,
+): Record<string, unknown> | null {
+  if (variables === undefined || variables === null) return null;
+  if (!isObject(variables)) throw bad('variables must be a JSON object');
+  if (jsonDepth(variables, limits.maxDepth) > limits.maxDepth) {
+    throw bad(`variables nest deeper than ${limits.maxDepth} levels`);
+  }
+  if (Buffer.byteLength(JSON.stringify(variables), 'utf8') > limits.maxBytes) {
+    throw createWebPushError(
+      ErrorCode.TooLarge,
+      `variables are larger than ${limits.maxBytes} bytes`,
+    );
+  }
+  return variables;
 }

@@ -1,32 +1,29 @@
 import { ErrorCode } from '../../protocol/index.js';
 import { createWebPushError } from '../errors.js';
+import { mediaTypeOf } from '../guard.js';
 
 /**
  * Reads a route's JSON body, refusing it before and while reading when it is too big.
  *
  * @param request - the incoming request
  * @param maxBytes - most body bytes accepted
- * @param contentTypes - media types accepted (`text/plain` for `navigator.sendBeacon`)
  * @returns the parsed JSON value
- * @throws WEB_PUSH_TOO_LARGE when `Content-Length` or the bytes actually read exceed `maxBytes`;
- * WEB_PUSH_BAD_REQUEST on another media type, invalid UTF-8 or invalid JSON
+ * @throws WEB_PUSH_UNSUPPORTED_MEDIA_TYPE unless the body is `application/json`;
+ * WEB_PUSH_TOO_LARGE when `Content-Length` or the bytes actually read exceed `maxBytes`;
+ * WEB_PUSH_BAD_REQUEST on invalid UTF-8 or invalid JSON
  * @remarks The declared length is checked first so a large upload is refused without reading it,
  * and the read bytes are counted too because the header may be absent (chunked) or lie.
  */
-export async function readJsonBody(
-  request: Request,
-  maxBytes: number,
-  contentTypes: readonly string[] = ['application/json'],
-): Promise<unknown> {
-  const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
-  if (!type || !contentTypes.includes(type)) {
+export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  // No simple request (a cross-site form, `sendBeacon` with a string) has this type.
+  if (mediaTypeOf(request) !== 'application/json') {
     throw createWebPushError(
-      ErrorCode.BadRequest,
-      `Content-Type must be ${contentTypes.join(' or ')}`,
+      ErrorCode.UnsupportedMediaType,
+      'Content-Type must be application/json',
     );
   }
   const declared = request.headers.get('content-length');
-  if (declared !== null && Number(declared) > maxBytes) {
+  if (declared !== null && !(Number(declared) <= maxBytes)) {
     throw tooLarge(maxBytes);
   }
   const bytes = await readLimited(request, maxBytes);

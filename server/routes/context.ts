@@ -1,4 +1,5 @@
 import type { YogaLogger } from 'graphql-yoga';
+import type { RequestGuard } from '../guard.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Runner } from '../runner.js';
 import type { Store } from '../store/types.js';
@@ -11,6 +12,8 @@ export interface RouteContext {
   runner: Runner;
   /** Checks push endpoints against the allowlist (SSRF protection). */
   checkEndpoint(endpoint: string): { ok: true } | { ok: false; reason: string };
+  /** Refuses state changes that are not JSON or come from another site. */
+  guard: RequestGuard;
   respond: Responder;
   logger: YogaLogger;
   now(): number;

@@ -27,7 +27,7 @@ export const ROUTE_PREFIX = '/push';
  * @param path - the part of the path after the GraphQL endpoint, e.g. `/push/config`
  * @returns the response; never throws. Refusals are `{ errors: [...] }` with the status of their
  * code: an unknown route 404, a known route with the wrong method 405 (with `Allow`), a failing
- * store 503.
+ * store 503; a state change that is not JSON 415, or comes from another site 403.
  */
 export async function handleRoute(
   context: RouteContext,
@@ -46,6 +46,8 @@ export async function handleRoute(
     );
   }
   try {
+    // Every route that changes state: JSON only, and never from another site (CSRF).
+    if (request.method !== 'GET' && request.method !== 'HEAD') context.guard.check(request);
     return await handler(context, request, url);
   } catch (error) {
     const code = webPushErrorCode(error);

@@ -12,14 +12,14 @@ export interface UnregisterResponse {
 /**
  * `POST …/push/unregister` `{ tabId, registrationIds, graceMs? }`: removes the tab's
  * registrations and closes their streams. With `graceMs` it only brings their expiry forward, so
- * a reloading tab that renews within the grace keeps them (`navigator.sendBeacon` on `pagehide`).
+ * a reloading tab that renews within the grace keeps them (sent with `fetch(…, { keepalive })` on
+ * `pagehide`).
  * @returns {@link UnregisterResponse}; ids that are unknown or not this tab's are ignored
- * @remarks Accepts `Content-Type: text/plain` because `sendBeacon` with a string sends that.
  */
 export const unregister: RouteHandler = async (context, request) => {
   const { options, store, runner, respond } = context;
   const body = parseUnregisterRequest(
-    await readJsonBody(request, options.maxBodyBytes, ['application/json', 'text/plain']),
+    await readJsonBody(request, options.maxBodyBytes),
     options.maxRegistrationsPerTab,
   );
   const expiresAt = body.graceMs === undefined ? null : context.now() + body.graceMs;

@@ -154,7 +154,12 @@ export function createCluster({ leaseTtlMs = 300, adoptIntervalMs = 40 } = {}) {
     const tabId = newTabId();
     const answer = await yoga.fetch('http://yoga/graphql', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'x-graphql-web-push': 'register',
+        ...headers,
+      },
       body: JSON.stringify({
         query: SUBSCRIPTION,
         variables: { p: productId },
