@@ -3,13 +3,19 @@
  * subscription) and the messages stored for them until acknowledged or expired. In memory only.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { equalBytes } from './base64url.js';
+import { equalBytes } from '../wire/base64url.js';
 
 /** Values of the `Urgency` header (RFC 8030 section 5.3). */
 export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
 
 /** Why a stored message left the store. */
-export type RemovalReason = 'acked' | 'replaced' | 'expired' | 'deleted' | 'unsubscribed';
+export type RemovalReason =
+  | 'acked'
+  | 'replaced'
+  | 'expired'
+  | 'deleted'
+  | 'unsubscribed'
+  | 'user-agent-dropped';
 
 /** A push message kept for a user agent. */
 export interface StoredMessage {
@@ -47,7 +53,7 @@ export interface Channel {
   uaid: string;
   /** The applicationServerKey (raw point) given on register, or `null`. */
   key: Uint8Array | null;
-  /** True after unregister: the endpoint answers 410. */
+  /** True after unregister, or once its user agent was dropped: the endpoint answers 410. */
   gone: boolean;
 }
 
@@ -81,6 +87,12 @@ export interface Registry {
    * @returns the dropped messages
    */
   unregister(channelID: string): StoredMessage[];
+  /**
+   * Forgets a user agent: every channel of it is gone (410), its stored messages are removed and
+   * its uaid is unknown from now on (its next hello gets a new one).
+   * @returns its channels and removed messages, or `undefined` for an unknown uaid
+   */
+  drop(uaid: string): { channelIDs: string[]; messages: StoredMessage[] } | undefined;
   /**
    * Stores a message. With `replaceTopic`, first removes every stored message with the same
    * topic on the same channel (RFC 8030 section 5.4).
@@ -181,6 +193,21 @@ export function createRegistry(): Registry {
         }
       }
       return dropped;
+    },
+    drop(uaid) {
+      const agent = agents.get(uaid);
+      if (!agent) return undefined;
+      const channelIDs = [...agent.channels];
+      for (const channelID of channelIDs) {
+        const channel = channels.get(channelID);
+        if (channel) channel.gone = true;
+      }
+      agent.channels.clear();
+      const removed = [...agent.messages.keys()].flatMap(
+        (id) => remove(id, 'user-agent-dropped') ?? [],
+      );
+      agents.delete(uaid);
+      return { channelIDs, messages: removed };
     },
     store(message, replaceTopic) {
       const agent = agents.get(message.uaid);

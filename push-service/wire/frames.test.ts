@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseClientFrame } from './frames.js';
+import { parseClientFrame, parseServerFrame, type ServerFrame } from './frames.js';
 
 describe('parseClientFrame', () => {
   it('reads the frames Firefox sends', () => {
@@ -59,6 +59,59 @@ describe('parseClientFrame', () => {
       '{"uaid":"no type"}',
     ]) {
       expect(parseClientFrame(text), text).toBeNull();
+    }
+  });
+});
+
+describe('parseServerFrame', () => {
+  it('reads back every frame the service sends', () => {
+    const frames: ServerFrame[] = [
+      {
+        messageType: 'hello',
+        uaid: 'a'.repeat(32),
+        status: 200,
+        use_webpush: true,
+        broadcasts: {},
+      },
+      { messageType: 'register', channelID: 'c', status: 200, pushEndpoint: 'http://h/push/c' },
+      { messageType: 'register', channelID: 'c', status: 409 },
+      { messageType: 'unregister', channelID: 'c', status: 200 },
+      { messageType: 'notification', channelID: 'c', version: 'v' },
+      {
+        messageType: 'notification',
+        channelID: 'c',
+        version: 'v',
+        data: 'AAEC',
+        headers: { encoding: 'aes128gcm' },
+      },
+    ];
+    for (const frame of frames) expect(parseServerFrame(JSON.stringify(frame))).toEqual(frame);
+    expect(parseServerFrame('{}')).toEqual({ messageType: 'ping' });
+  });
+
+  it('keeps a notification whose encoding is missing, so that it can be acked as undecryptable', () => {
+    expect(
+      parseServerFrame('{"messageType":"notification","channelID":"c","version":"v","data":"AA"}'),
+    ).toEqual({ messageType: 'notification', channelID: 'c', version: 'v', data: 'AA' });
+  });
+
+  it('refuses what a user agent cannot act on', () => {
+    for (const text of [
+      '',
+      '[]',
+      '{"messageType":"hello","status":200}',
+      '{"messageType":"hello","uaid":"u"}',
+      `{"messageType":"hello","uaid":"${'a'.repeat(129)}","status":200}`,
+      '{"messageType":"register","status":200}',
+      '{"messageType":"register","channelID":"c","status":"200"}',
+      '{"messageType":"register","channelID":"c","status":200,"pushEndpoint":7}',
+      '{"messageType":"unregister","channelID":"c"}',
+      '{"messageType":"notification","channelID":"c"}',
+      '{"messageType":"notification","channelID":"c","version":"v","data":5}',
+      '{"messageType":"broadcast","broadcasts":{}}',
+      '{"messageType":"ack","updates":[]}',
+    ]) {
+      expect(parseServerFrame(text), text).toBeNull();
     }
   });
 });

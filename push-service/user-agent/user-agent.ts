@@ -4,10 +4,10 @@
  * tests against a real push service.
  */
 import { createECDH, randomBytes, randomUUID } from 'node:crypto';
-import type { PushSubscriptionData, PushTransport } from '../protocol/index.js';
-import { fromBase64url, isUncompressedPoint, toBase64url } from './base64url.js';
+import type { PushSubscriptionData, PushTransport } from '../../protocol/index.js';
+import { fromBase64url, isUncompressedPoint, toBase64url } from '../wire/base64url.js';
+import type { NotificationFrame } from '../wire/frames.js';
 import { decrypt, type PushKeys } from './decrypt.js';
-import type { NotificationFrame } from './frames.js';
 import { createPushSocket, userAgentError } from './ua-socket.js';
 
 /** Options of {@link createUserAgent}. */
@@ -120,7 +120,7 @@ export function createUserAgent(options: UserAgentOptions): UserAgent {
     if (frame.data === undefined) {
       plaintext = new Uint8Array();
     } else {
-      const body = typeof frame.data === 'string' ? fromBase64url(frame.data) : null;
+      const body = fromBase64url(frame.data);
       try {
         if (!body || frame.headers?.encoding !== 'aes128gcm') throw new Error('not aes128gcm');
         plaintext = decrypt(body, current.keys);

@@ -1,6 +1,7 @@
 /**
  * Public types of the local push service.
  */
+import type { TlsCertificate } from './certificate.js';
 import type { On } from './events.js';
 import type { Faults } from './faults.js';
 import type { Urgency } from './registry.js';
@@ -8,15 +9,31 @@ import type { Urgency } from './registry.js';
 /** Options of `startPushService`. */
 export interface PushServiceOptions {
   /**
-   * Port to listen on; 0 picks a free one.
+   * Port of the plain HTTP server (user agents' WebSockets, and application servers unless
+   * `secure`); 0 picks a free one.
    * @defaultValue 0
    */
   port?: number;
   /**
-   * Interface to listen on.
+   * Interface to listen on (both servers).
    * @defaultValue '127.0.0.1'
    */
   host?: string;
+  /**
+   * Serve the application-server side over TLS on its own port, with HTTP/2 and HTTP/1.1 (ALPN
+   * `h2` and `http/1.1`): `true` with a self-signed certificate made at start for `localhost`,
+   * `127.0.0.1` and `::1` (and `host`, if another), or your own `{ key, cert }` (PEM; it must
+   * name `localhost`, or `host` when that is not a loopback address). Endpoints are then
+   * `https://localhost:<securePort>/push/<channelID>`, clients trust {@link PushService.ca},
+   * and the plain server keeps only the user agents' WebSockets.
+   * @defaultValue false
+   */
+  secure?: boolean | TlsCertificate;
+  /**
+   * Port of the secure server; 0 picks a free one. Only with `secure`.
+   * @defaultValue 0
+   */
+  securePort?: number;
   /** Faults to inject from the start; change them later with `setFaults`. */
   faults?: Faults;
   /**
@@ -29,6 +46,14 @@ export interface PushServiceOptions {
    * @defaultValue 2592000 (30 days)
    */
   maxTtlSeconds?: number;
+  /**
+   * Most messages kept pending (stored, not yet acknowledged) for one user agent, over all its
+   * subscriptions. The message that goes past it is answered 201, and then the user agent is
+   * dropped, as Mozilla's autopush does: every subscription of it answers 410 and its next hello
+   * gets a new uaid. A positive integer, or `Infinity` for no limit.
+   * @defaultValue 150
+   */
+  maxPendingPerUserAgent?: number;
 }
 
 /** One `ack` update or `nack` from a user agent, in arrival order. */
@@ -73,6 +98,8 @@ export interface PushServiceStats {
   connections: number;
   /** Hellos answered. */
   hellos: number;
+  /** User agents dropped for going past `maxPendingPerUserAgent`. */
+  userAgentsDropped: number;
 }
 
 /** A message answered 201. */
@@ -106,18 +133,40 @@ export interface PushServiceEvents {
   register: { uaid: string; channelID: string; status: number };
   unregister: { uaid: string; channelID: string; code: number };
   /** A message left the store without an ack. */
-  removed: { id: string; reason: 'replaced' | 'expired' | 'deleted' | 'unsubscribed' };
+  removed: {
+    id: string;
+    reason: 'replaced' | 'expired' | 'deleted' | 'unsubscribed' | 'user-agent-dropped';
+  };
+  /**
+   * A user agent went past `maxPendingPerUserAgent` and was dropped with every subscription of it;
+   * `pending` is how many messages it had, the one that went past included.
+   */
+  userAgentDropped: { uaid: string; pending: number; channelIDs: string[] };
 }
 
 /** A running push service. */
 export interface PushService {
-  /** `http://HOST:PORT`: the origin of every push endpoint and the VAPID `aud`. */
+  /**
+   * The origin of every push endpoint and message location, and the only VAPID `aud` accepted:
+   * `http://HOST:PORT`, or `https://localhost:SECURE_PORT` with `secure`.
+   */
   url: string;
-  /** `ws://HOST:PORT/`: the value for Firefox's `dom.push.serverURL`. */
+  /**
+   * `ws://HOST:PORT/`: where user agents connect (secure mode too), the value for Firefox's
+   * `dom.push.serverURL`.
+   */
   wsUrl: string;
   /** Same as `url`. */
   origin: string;
+  /** Port of the plain HTTP server, the one of `wsUrl`. */
   port: number;
+  /** Port of the secure server, the one of `url`; `null` unless `secure`. */
+  securePort: number | null;
+  /**
+   * The certificate (PEM) of the secure server, for clients to trust as `ca`; `null` unless
+   * `secure`.
+   */
+  ca: string | null;
   /** Replaces the faults in force (and restarts the random sequence from `faults.seed`). */
   setFaults(faults: Faults): void;
   /** Counters now; removes expired messages first so that `pending` and `expired` are current. */

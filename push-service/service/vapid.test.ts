@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromBase64url } from './base64url.js';
+import { fromBase64url } from '../wire/base64url.js';
 import { PushErrorCode } from './errors.js';
 import { signVapid, vapidKeys } from './test-helpers.js';
 import { parseVapidHeader, verifyVapid } from './vapid.js';

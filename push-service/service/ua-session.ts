@@ -4,15 +4,15 @@
  * and nothing else.
  */
 import type { WebSocket } from 'ws';
-import { fromBase64url, isUncompressedPoint, toBase64url } from './base64url.js';
-import { countCode, reportRemoved, type ServiceContext } from './context.js';
-import { PushCloseCode } from './errors.js';
+import { fromBase64url, isUncompressedPoint, toBase64url } from '../wire/base64url.js';
 import {
   type ClientFrame,
   type NotificationFrame,
   parseClientFrame,
   type ServerFrame,
-} from './frames.js';
+} from '../wire/frames.js';
+import { countCode, reportRemoved, type ServiceContext } from './context.js';
+import { PushCloseCode } from './errors.js';
 import { createOutbox } from './outbox.js';
 import type { Connection, StoredMessage, UserAgentRecord } from './registry.js';
 
@@ -191,6 +191,8 @@ export function startSession(socket: WebSocket, context: ServiceContext): Connec
       else hello(frame.uaid);
       return;
     }
+    // Dropped for its backlog: the socket is closing, and nothing it says counts any more.
+    if (registry.agent(agent.uaid) !== agent) return;
     handle(frame, agent);
   });
 

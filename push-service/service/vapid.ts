@@ -7,7 +7,7 @@
  * applicationServerKey, `aud` is not this origin, `exp` missing, past or more than 24 h ahead).
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { equalBytes, fromBase64url, isUncompressedPoint } from './base64url.js';
+import { equalBytes, fromBase64url, isUncompressedPoint } from '../wire/base64url.js';
 import { PushErrorCode } from './errors.js';
 
 /** Longest `exp` ahead of now that RFC 8292 section 2 allows. */

@@ -23,6 +23,8 @@ export interface ServiceContext {
   faults(): Faults;
   /** The fault random source (restarted by `setFaults`). */
   random: Random;
+  /** More pending messages than this drop the user agent. */
+  maxPendingPerUserAgent: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export function createCounters(): Counters {
     nacked: {},
     disconnects: 0,
     hellos: 0,
+    userAgentsDropped: 0,
   };
 }
 

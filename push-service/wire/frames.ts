@@ -112,11 +112,32 @@ export type ServerFrame =
   | NotificationFrame
   | Record<string, never>;
 
+/** A frame from the push service as {@link parseServerFrame} reads it (`{}` becomes a ping). */
+export type ParsedServerFrame =
+  | HelloReply
+  | RegisterReply
+  | UnregisterReply
+  | NotificationFrame
+  | PingFrame;
+
 const isString = (value: unknown, max = 256): value is string =>
   typeof value === 'string' && value.length > 0 && value.length <= max;
 
 const isCode = (value: unknown): value is number =>
   typeof value === 'number' && Number.isInteger(value);
+
+/** A JSON object, or `null` for anything else (arrays, primitives, bad JSON). */
+const parseObject = (text: string): Record<string, unknown> | null => {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
+};
 
 /**
  * Parses and validates one text frame from a user agent.
@@ -124,14 +145,8 @@ const isCode = (value: unknown): value is number =>
  * @returns the frame, or `null` when it is not JSON, not a known message, or malformed
  */
 export function parseClientFrame(text: string): ClientFrame | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  const frame = value as Record<string, unknown>;
+  const frame = parseObject(text);
+  if (frame === null) return null;
   if (Object.keys(frame).length === 0) return { messageType: 'ping' };
   switch (frame.messageType) {
     case 'hello': {
@@ -175,6 +190,61 @@ export function parseClientFrame(text: string): ClientFrame | null {
       return { messageType: 'ping' };
     case 'broadcast_subscribe':
       return { messageType: 'broadcast_subscribe' };
+    default:
+      return null;
+  }
+}
+
+/**
+ * Parses and validates one text frame from the push service: what the Node user agent reads.
+ * @param text - the frame as received
+ * @returns the frame, or `null` when it is not JSON, not a frame a user agent handles, or
+ * malformed; unknown fields are dropped
+ */
+export function parseServerFrame(text: string): ParsedServerFrame | null {
+  const frame = parseObject(text);
+  if (frame === null) return null;
+  if (Object.keys(frame).length === 0) return { messageType: 'ping' };
+  switch (frame.messageType) {
+    case 'hello': {
+      const { uaid, status, broadcasts } = frame;
+      if (!isString(uaid, MAX_UAID_LENGTH) || !isCode(status)) return null;
+      const known =
+        typeof broadcasts === 'object' && broadcasts !== null && !Array.isArray(broadcasts);
+      return {
+        messageType: 'hello',
+        uaid,
+        status,
+        use_webpush: true,
+        broadcasts: known ? (broadcasts as Record<string, unknown>) : {},
+      };
+    }
+    case 'register': {
+      const { channelID, status, pushEndpoint } = frame;
+      if (!isString(channelID) || !isCode(status)) return null;
+      if (pushEndpoint === undefined) return { messageType: 'register', channelID, status };
+      return isString(pushEndpoint, 2048)
+        ? { messageType: 'register', channelID, status, pushEndpoint }
+        : null;
+    }
+    case 'unregister': {
+      const { channelID, status } = frame;
+      if (!isString(channelID) || !isCode(status)) return null;
+      return { messageType: 'unregister', channelID, status };
+    }
+    case 'notification': {
+      const { channelID, version, data, headers } = frame;
+      // Versions of other push services are longer than ours; 1024 leaves room.
+      if (!isString(channelID) || !isString(version, 1024)) return null;
+      const notification: NotificationFrame = { messageType: 'notification', channelID, version };
+      if (data === undefined) return notification;
+      if (typeof data !== 'string') return null;
+      // Kept without a usable encoding, so that the user agent can answer "decryption failed".
+      const encoding = (headers as { encoding?: unknown } | null | undefined)?.encoding;
+      return typeof encoding === 'string'
+        ? { ...notification, data, headers: { encoding } }
+        : { ...notification, data };
+    }
     default:
       return null;
   }

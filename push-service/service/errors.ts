@@ -61,6 +61,11 @@ export interface PushErrorBody {
  * Close codes the push service uses on user-agent sockets. Browsers reconnect after any of them.
  */
 export const PushCloseCode = {
+  /**
+   * The user agent was dropped for too many pending messages (autopush closes with 1000 then
+   * too); its next hello gets a new uaid.
+   */
+  UserAgentDropped: 1000,
   /** The service is shutting down. */
   GoingAway: 1001,
   /** A frame that is not JSON, not a known message, or malformed. */

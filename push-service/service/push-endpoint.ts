@@ -5,14 +5,29 @@
  * Checks run in this order, and the first failure answers: route (404) and method (405),
  * channel (404 unknown, 410 unsubscribed), VAPID (401/403), `TTL`/`Urgency`/`Topic` (400),
  * `Content-Encoding` (415), body size (413), injected faults (429/500/503). A refused message is
- * never stored.
+ * never stored. A stored message that takes its user agent past `maxPendingPerUserAgent` drops
+ * the user agent (see `backlog.ts`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { enforceBacklogLimit } from './backlog.js';
 import { countCode, reportRemoved, type ServiceContext } from './context.js';
 import { type PushErrorBody, PushErrorCode } from './errors.js';
 import { drawRate, drawRefusal } from './faults.js';
 import type { StoredMessage, Urgency } from './registry.js';
 import { verifyVapid } from './vapid.js';
+
+/**
+ * A request as `node:http` or `node:http2`'s compatibility API gives it; a secure server with
+ * `allowHTTP1` hands over either, and every check reads them the same way.
+ */
+export type PushRequest = IncomingMessage | Http2ServerRequest;
+
+/** The response that goes with a {@link PushRequest}. */
+export type PushResponse = ServerResponse | Http2ServerResponse;
+
+/** A request listener for `node:http` and `node:http2` servers alike. */
+export type PushRequestListener = (request: PushRequest, response: PushResponse) => void;
 
 /** Limits of the application-server side. */
 export interface PushEndpointOptions {
@@ -46,7 +61,7 @@ type Outcome = { status: 201; id: string; ttl: number } | { status: 204 } | Refu
  * Reads a request body, keeping at most `limit + 1` bytes so that an oversized body is known
  * without buffering all of it.
  */
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+async function readBody(request: PushRequest, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let kept = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
@@ -58,7 +73,7 @@ async function readBody(request: IncomingMessage, limit: number): Promise<Buffer
   return Buffer.concat(chunks);
 }
 
-const header = (request: IncomingMessage, name: string): string | undefined => {
+const header = (request: PushRequest, name: string): string | undefined => {
   const value = request.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
 };
@@ -67,15 +82,15 @@ const header = (request: IncomingMessage, name: string): string | undefined => {
  * Creates the HTTP handler of the application-server side.
  * @param context - the service
  * @param options - size and TTL limits
- * @returns a `node:http` request listener
+ * @returns a request listener for a `node:http` server or a `node:http2` secure server
  */
 export function createPushEndpoint(
   context: ServiceContext,
   { maxMessageBytes, maxTtlSeconds }: PushEndpointOptions,
-): (request: IncomingMessage, response: ServerResponse) => void {
+): PushRequestListener {
   const { registry, counters, events } = context;
 
-  const accept = async (request: IncomingMessage, channelID: string): Promise<Outcome> => {
+  const accept = async (request: PushRequest, channelID: string): Promise<Outcome> => {
     const channel = registry.channel(channelID);
     if (!channel) return refusal(404, PushErrorCode.UnknownChannel, 'no such subscription');
     if (channel.gone) return refusal(410, PushErrorCode.ChannelGone, 'unsubscribed');
@@ -175,6 +190,8 @@ export function createPushEndpoint(
       events.emit('message', { ...base, id: copy.id, dropped: false, duplicateOf: id });
       copies.push(copy);
     }
+    // Like autopush, the message that goes past the limit was accepted: 201, then the drop.
+    if (enforceBacklogLimit(context, agent)) return { status: 201, id, ttl };
     const connection = agent.connection;
     if (connection) {
       for (const copy of copies) {
@@ -192,7 +209,7 @@ export function createPushEndpoint(
     return { status: 204 };
   };
 
-  const route = async (request: IncomingMessage): Promise<Outcome> => {
+  const route = async (request: PushRequest): Promise<Outcome> => {
     const path = new URL(request.url ?? '/', context.url).pathname;
     const match = /^\/(push|m)\/([^/]+)$/.exec(path);
     let id: string;
@@ -216,7 +233,7 @@ export function createPushEndpoint(
     return refusal(404, PushErrorCode.NotFound, 'no such route');
   };
 
-  const answer = (response: ServerResponse, outcome: Outcome) => {
+  const answer = (response: PushResponse, outcome: Outcome) => {
     if (outcome.status === 201 && 'id' in outcome) {
       response.writeHead(201, {
         location: `${context.url}/m/${outcome.id}`,
@@ -253,5 +270,25 @@ export function createPushEndpoint(
         request.resume();
         answer(response, outcome);
       });
+  };
+}
+
+/**
+ * The listener of the plain HTTP server when the application-server side is on the secure one:
+ * every request is answered 404 `NOT_FOUND`, naming where to send it.
+ * @param context - the service (its `url` is the secure origin)
+ * @returns a `node:http` request listener
+ */
+export function createElsewhereListener(context: ServiceContext): PushRequestListener {
+  return (request, response) => {
+    request.resume();
+    countCode(context.counters.rejected, 404);
+    const body: PushErrorBody = {
+      code: 404,
+      error: PushErrorCode.NotFound,
+      message: `the application-server side is at ${context.url}`,
+    };
+    response.writeHead(404, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(body));
   };
 }

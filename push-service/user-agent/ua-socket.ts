@@ -7,11 +7,12 @@ import WebSocket from 'ws';
 import {
   type NotificationFrame,
   PUSH_SUBPROTOCOL,
+  parseServerFrame,
   type RegisterFrame,
   type RegisterReply,
   type UnregisterFrame,
   type UnregisterReply,
-} from './frames.js';
+} from '../wire/frames.js';
 
 /** Why a request of the user agent failed. */
 export const UserAgentErrorCode = {
@@ -108,14 +109,15 @@ export function createPushSocket(options: PushSocketOptions): PushSocket {
   };
 
   const onFrame = (current: WebSocket, text: string) => {
-    let frame: Record<string, unknown>;
-    try {
-      frame = JSON.parse(text) as Record<string, unknown>;
-    } catch {
+    const frame = parseServerFrame(text);
+    if (frame === null) {
+      // A service that does not answer hello properly is not one to wait on; later junk is
+      // ignored (what it concerns is asked again or redelivered).
+      if (!ready) current.close();
       return;
     }
     if (frame.messageType === 'hello') {
-      if (frame.status !== 200 || typeof frame.uaid !== 'string') {
+      if (frame.status !== 200) {
         current.close();
         return;
       }
@@ -133,16 +135,16 @@ export function createPushSocket(options: PushSocketOptions): PushSocket {
       return;
     }
     if (frame.messageType === 'notification') {
-      onNotification(frame as unknown as NotificationFrame);
+      onNotification(frame);
       return;
     }
     if (frame.messageType === 'register' || frame.messageType === 'unregister') {
-      const key = keyOf(frame as { messageType: string; channelID: string });
+      const key = keyOf(frame);
       const request = pending.get(key);
       if (!request) return;
       pending.delete(key);
       clearTimeout(request.timer);
-      request.resolve(frame as unknown as RegisterReply | UnregisterReply);
+      request.resolve(frame);
     }
   };
 

@@ -73,4 +73,29 @@ describe('registry', () => {
     expect(fresh.known).toBe(false);
     expect(fresh.agent.uaid).not.toBe('not-known');
   });
+
+  it('drops a user agent: its channels are gone, its messages removed, its uaid unknown', () => {
+    const registry = createRegistry();
+    const { agent } = registry.hello(undefined);
+    const { agent: other } = registry.hello(undefined);
+    registry.register(agent, 'c1', key);
+    registry.register(agent, 'c2', key);
+    registry.register(other, 'c3', key);
+    registry.store(message(agent.uaid, 'a'), true);
+    registry.store(message(agent.uaid, 'b', { channelID: 'c2' }), true);
+    registry.store(message(other.uaid, 'c', { channelID: 'c3' }), true);
+
+    const dropped = registry.drop(agent.uaid);
+    expect(dropped?.channelIDs).toEqual(['c1', 'c2']);
+    expect(dropped?.messages.map((m) => [m.id, m.removed])).toEqual([
+      ['a', 'user-agent-dropped'],
+      ['b', 'user-agent-dropped'],
+    ]);
+    expect([registry.channel('c1')?.gone, registry.channel('c2')?.gone]).toEqual([true, true]);
+    expect(registry.channel('c3')?.gone).toBe(false);
+    expect(registry.agent(agent.uaid)).toBeUndefined();
+    expect(registry.size()).toBe(1);
+    expect(registry.hello(agent.uaid).known).toBe(false);
+    expect(registry.drop(agent.uaid)).toBeUndefined();
+  });
 });

@@ -1,0 +1,62 @@
+/**
+ * The application-server side over TLS: one `node:http2` secure server with `allowHTTP1`, so
+ * that ALPN `h2` gets HTTP/2 and `http/1.1` (or no ALPN) gets HTTPS/1.1, both handled by the same
+ * request listener and so the same checks and faults.
+ */
+import { createSecureServer } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { TlsCertificate } from './certificate.js';
+import { listen } from './listen.js';
+import type { PushRequestListener } from './push-endpoint.js';
+
+/** Options of {@link startSecureServer}. */
+export interface SecureServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  tls: TlsCertificate;
+  listener: PushRequestListener;
+}
+
+/** A listening secure server. */
+export interface SecureServer {
+  port: number;
+  /** Stops listening and cuts every connection (HTTP/2 sessions included). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the secure server.
+ * @param options - where to listen, the certificate and the request listener
+ * @returns the server, once it listens
+ * @throws what `listen` fails with
+ */
+export async function startSecureServer({
+  host,
+  port,
+  tls,
+  listener,
+}: SecureServerOptions): Promise<SecureServer> {
+  const server = createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true }, listener);
+  // Every TCP connection, handshake or not: an HTTP/2 session would otherwise keep close waiting.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  });
+  // A client that breaks its session must not take the service down; nothing else to do.
+  server.on('sessionError', () => {});
+  const actual = await listen(server, port, host);
+  let closing: Promise<void> | null = null;
+  return {
+    port: actual,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
