@@ -2,17 +2,13 @@
  * Message encryption for Web Push (RFC 8291, `aes128gcm` content coding of RFC 8188).
  * @packageDocumentation
  */
-import {
-  createCipheriv,
-  createECDH,
-  createPublicKey,
-  type ECDH,
-  hkdfSync,
-  randomBytes,
-} from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { MAX_PUSH_PLAINTEXT_BYTES } from '../../protocol/index.js';
 import { decodeBase64Url } from './base64url.js';
+import { bodyBytes } from './encrypt-batch.js';
+import { createEncryptor, type EncryptInto } from './encrypt-kernel.js';
 import { InvalidSubscriptionKeysError, PushPayloadTooLargeError } from './errors.js';
+import { createLru } from './lru.js';
 
 /** The `keys` of a browser push subscription, base64url as `PushSubscription.toJSON()` gives. */
 export interface SubscriptionKeys {
@@ -26,7 +22,10 @@ export interface ParsedSubscriptionKeys {
   readonly uaPublic: Buffer;
   /** The 16-byte authentication secret (`auth_secret`). */
   readonly authSecret: Buffer;
-  /** `"WebPush: info" || 0x00 || ua_public`: the fixed prefix of `key_info`. */
+  /**
+   * `"WebPush: info" || 0x00 || ua_public`: the fixed prefix of `key_info`, for callers that
+   * derive keys themselves (the encryptor writes `ua_public` into a buffer of its own).
+   */
   readonly keyInfoPrefix: Buffer;
 }
 
@@ -42,16 +41,12 @@ export interface EncryptionEntropy {
   ephemeralPrivateKey: Uint8Array;
 }
 
-/** Record size written in the header: one record carries the whole message. */
+/**
+ * Record size written in the header: one record carries the whole message (the kernel,
+ * `encrypt-kernel.ts`, writes this number itself, being self-contained).
+ */
 export const RECORD_SIZE = 4096;
-/** salt(16) + rs(4) + idlen(1) + keyid(65). */
-const HEADER_BYTES = 86;
-const TAG_BYTES = 16;
-// RFC 8188: 0x02 ends the padding of the last (here: only) record.
-const LAST_RECORD_DELIMITER = Buffer.from([0x02]);
 const KEY_INFO_LABEL = Buffer.from('WebPush: info\0', 'latin1');
-const CEK_INFO = Buffer.from('Content-Encoding: aes128gcm\0', 'latin1');
-const NONCE_INFO = Buffer.from('Content-Encoding: nonce\0', 'latin1');
 
 /**
  * Decodes and checks a subscription's keys.
@@ -68,7 +63,7 @@ export function parseSubscriptionKeys(keys: SubscriptionKeys): ParsedSubscriptio
     );
   }
   try {
-    createPublicKey({
+    nodeCrypto.createPublicKey({
       key: {
         kty: 'EC',
         crv: 'P-256',
@@ -116,22 +111,15 @@ export interface SubscriptionKeyCache {
 export function createSubscriptionKeyCache({
   maxEntries = 10_000,
 }: SubscriptionKeyCacheOptions = {}): SubscriptionKeyCache {
-  const entries = new Map<string, ParsedSubscriptionKeys>();
+  const entries = createLru<ParsedSubscriptionKeys>(maxEntries);
   return {
     get(keys) {
       // "." is not in the base64url alphabet, so the key is unambiguous.
       const cacheKey = `${keys.p256dh}.${keys.auth}`;
-      const hit = entries.get(cacheKey);
-      if (hit !== undefined) {
-        entries.delete(cacheKey);
-        entries.set(cacheKey, hit);
-        return hit;
-      }
-      const parsed = parseSubscriptionKeys(keys);
-      entries.set(cacheKey, parsed);
-      if (entries.size > maxEntries) {
-        const oldest = entries.keys().next();
-        if (!oldest.done) entries.delete(oldest.value);
+      let parsed = entries.get(cacheKey);
+      if (parsed === undefined) {
+        parsed = parseSubscriptionKeys(keys);
+        entries.set(cacheKey, parsed);
       }
       return parsed;
     },
@@ -140,6 +128,9 @@ export function createSubscriptionKeyCache({
     },
   };
 }
+
+/** The event loop's encryptor: synchronous, so one instance serves every call. */
+const encryptInto: EncryptInto = createEncryptor(nodeCrypto);
 
 /**
  * Encrypts one push message body (RFC 8291): a fresh ECDH key pair and salt per message, one
@@ -150,7 +141,8 @@ export function createSubscriptionKeyCache({
  * @returns the request body: header (salt, rs, keyid = ephemeral public key) then the record
  * @throws {@link PushPayloadTooLargeError} when the plaintext is too large for one message
  * @remarks The cost is dominated by the two P-256 scalar multiplications (key generation and
- * ECDH), about 0.15 ms; everything per subscription is precomputed in `keys`.
+ * ECDH); everything per subscription is precomputed in `keys`, and the work itself is
+ * `createEncryptor`'s (`encrypt-kernel.ts`), which the encryption workers run too.
  */
 export function encryptPushMessage(
   keys: ParsedSubscriptionKeys,
@@ -160,41 +152,16 @@ export function encryptPushMessage(
   if (plaintext.byteLength > MAX_PUSH_PLAINTEXT_BYTES) {
     throw new PushPayloadTooLargeError(plaintext.byteLength, MAX_PUSH_PLAINTEXT_BYTES);
   }
-  // createECDH measured faster than generateKeyPairSync + diffieHellman (no KeyObject
-  // wrapping, and the raw public point comes for free).
-  const ecdh: ECDH = createECDH('prime256v1');
-  let salt: Uint8Array;
-  if (entropy === undefined) {
-    ecdh.generateKeys();
-    salt = randomBytes(16);
-  } else {
-    ecdh.setPrivateKey(entropy.ephemeralPrivateKey);
-    salt = entropy.salt;
-  }
-  const asPublic = ecdh.getPublicKey();
-  const ecdhSecret = ecdh.computeSecret(keys.uaPublic);
-
-  const keyInfo = Buffer.concat([keys.keyInfoPrefix, asPublic]);
-  const ikm = Buffer.from(hkdfSync('sha256', ecdhSecret, keys.authSecret, keyInfo, 32));
-  const cek = Buffer.from(hkdfSync('sha256', ikm, salt, CEK_INFO, 16));
-  const nonce = Buffer.from(hkdfSync('sha256', ikm, salt, NONCE_INFO, 12));
-
-  const body = Buffer.allocUnsafe(HEADER_BYTES + plaintext.byteLength + 1 + TAG_BYTES);
-  body.set(salt, 0);
-  body.writeUInt32BE(RECORD_SIZE, 16);
-  body.writeUInt8(asPublic.length, 20);
-  body.set(asPublic, 21);
-
-  const cipher = createCipheriv('aes-128-gcm', cek, nonce);
-  let offset = HEADER_BYTES;
-  for (const chunk of [
-    cipher.update(plaintext),
-    cipher.update(LAST_RECORD_DELIMITER),
-    cipher.final(),
-    cipher.getAuthTag(),
-  ]) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
+  // Below 4 KiB `allocUnsafe` slices Node's shared 8 KiB pool instead of allocating memory.
+  const body = Buffer.allocUnsafe(bodyBytes(plaintext.byteLength));
+  encryptInto(
+    keys.uaPublic,
+    keys.authSecret,
+    plaintext,
+    body,
+    0,
+    entropy?.salt,
+    entropy?.ephemeralPrivateKey,
+  );
   return body;
 }

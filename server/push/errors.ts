@@ -54,3 +54,14 @@ export class PushRequestError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * Rejects the batches of an encryption pool that is closed, and any batch given to it after.
+ */
+export class EncryptionPoolClosedError extends Error {
+  override readonly name = 'EncryptionPoolClosedError';
+  readonly code = 'PUSH_ENCRYPTION_CLOSED';
+  constructor() {
+    super('encryption pool is closed');
+  }
+}

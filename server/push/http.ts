@@ -1,17 +1,22 @@
 /**
- * HTTP to push services: node:http/node:https with one keep-alive agent and one concurrency
- * bound per origin, a deadline per request, and no redirects.
+ * HTTP to push services: one lane per origin, with a concurrency bound and a FIFO queue, over
+ * keep-alive HTTP/1.1 or multiplexed HTTP/2.
  * @packageDocumentation
  */
-import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import https from 'node:https';
 import { PushRequestError } from './errors.js';
+import { createFifo, type Fifo } from './fifo.js';
+import type { OriginTransport, PushHttpResponse, PushRequest } from './http-types.js';
+import { createHttp1Transport } from './http1.js';
+import { createHttp2Transport, NotHttp2Error } from './http2.js';
+
+export type { PushHttpResponse, PushRequest } from './http-types.js';
 
 /** Options of {@link createPushHttpClient}. */
 export interface PushHttpClientOptions {
   /**
-   * Requests in flight per origin; more wait in a FIFO queue. Also the agent's `maxSockets`.
-   * @defaultValue 8
+   * Requests in flight per origin; more wait in a FIFO queue. Also the HTTP/1.1 agent's
+   * `maxSockets`.
+   * @defaultValue 256
    */
   concurrencyPerOrigin?: number;
   /**
@@ -21,109 +26,105 @@ export interface PushHttpClientOptions {
    */
   timeoutMs?: number;
   /**
-   * Origins kept with an agent while idle; beyond it idle origins are dropped, oldest first.
+   * Origins kept with their connections while idle; beyond it idle origins are dropped, oldest
+   * first.
    * @defaultValue 256
    */
   maxIdleOrigins?: number;
-}
-
-/** A push service's answer. The body is read and discarded. */
-export interface PushHttpResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
+  /**
+   * Trusted certificates for https origins, replacing Node's default CAs when set (tests,
+   * private push services); for HTTP/1.1 and HTTP/2 alike.
+   * @defaultValue Node's default CAs
+   */
+  ca?: string | Buffer | Array<string | Buffer> | undefined;
+  /**
+   * `auto`: HTTP/2 to https origins that choose `h2` by ALPN, HTTP/1.1 to the others and to
+   * http origins. `never`: HTTP/1.1 everywhere.
+   * @defaultValue 'auto'
+   */
+  http2?: 'auto' | 'never';
+  /**
+   * An idle connection (HTTP/1.1 socket, HTTP/2 session) is closed after this long.
+   * @defaultValue 30_000
+   */
+  idleTimeoutMs?: number;
 }
 
 /** POSTs push messages. */
 export interface PushHttpClient {
   /**
-   * Sends one request, waiting for a free slot of the URL's origin first.
-   * @param url - the push endpoint (http or https)
-   * @param headers - request headers
-   * @param body - request body
-   * @returns the status and headers; a 3xx is returned as is, never followed
+   * Sends one request, waiting for a free slot of its origin first.
+   * @param request - endpoint, headers and body
+   * @returns the status and `Retry-After`; a 3xx is returned as is, never followed
    * @throws {@link PushRequestError} `PUSH_TIMEOUT`, `PUSH_NETWORK`, or `PUSH_CLOSED` after
    * {@link PushHttpClient.close}
    */
-  post(url: URL, headers: OutgoingHttpHeaders, body: Uint8Array): Promise<PushHttpResponse>;
-  /** Fails queued and in-flight requests with `PUSH_CLOSED` and closes every socket. */
+  post(request: PushRequest): Promise<PushHttpResponse>;
+  /** Fails queued and in-flight requests with `PUSH_CLOSED` and closes every connection. */
   close(): void;
 }
 
+interface Waiter {
+  start(): void;
+  fail(error: Error): void;
+}
+
 interface Lane {
-  agent: http.Agent;
+  transport: OriginTransport;
+  /** Whether `transport` is HTTP/2 (it becomes HTTP/1.1 if the origin turns out not to be). */
+  http2: boolean;
   active: number;
-  queue: Fifo<{ start: () => void; fail: (error: Error) => void }>;
+  queue: Fifo<Waiter>;
 }
-
-/** Array-backed FIFO with O(1) amortized shift: a fan-out can queue many thousands. */
-interface Fifo<T> {
-  push(item: T): void;
-  shift(): T | undefined;
-  drain(): T[];
-  readonly length: number;
-}
-
-function createFifo<T>(): Fifo<T> {
-  let items: T[] = [];
-  let head = 0;
-  return {
-    push(item) {
-      items.push(item);
-    },
-    shift() {
-      if (head >= items.length) return undefined;
-      const item = items[head];
-      head += 1;
-      if (head > 1024 && head * 2 > items.length) {
-        items = items.slice(head);
-        head = 0;
-      }
-      return item;
-    },
-    drain() {
-      const rest = items.slice(head);
-      items = [];
-      head = 0;
-      return rest;
-    },
-    get length() {
-      return items.length - head;
-    },
-  };
-}
-
-/** Push services answer with a few bytes; anything far larger is not worth reading. */
-const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
  * Creates the HTTP client of the push sender.
- * @param options - concurrency, deadline and idle bound
+ * @param options - concurrency, deadline, idle bound and trust
  * @returns the client
+ * @remarks A request holds its origin's slot only while on the wire: a message waiting to
+ * retry holds none. Slots are handed over in arrival order, so a fan-out to one origin cannot
+ * starve a message that queued earlier. The protocol is chosen per origin: with `http2:
+ * 'auto'` an https origin starts on HTTP/2, and if its first handshake picks anything but `h2`
+ * the origin moves to HTTP/1.1 for good and the requests that were waiting go out over it
+ * (not counted as attempts).
  */
 export function createPushHttpClient({
-  concurrencyPerOrigin = 8,
+  concurrencyPerOrigin = 256,
   timeoutMs = 10_000,
   maxIdleOrigins = 256,
+  ca,
+  http2 = 'auto',
+  idleTimeoutMs = 30_000,
 }: PushHttpClientOptions = {}): PushHttpClient {
   const lanes = new Map<string, Lane>();
-  const inFlight = new Set<http.ClientRequest>();
   let closed = false;
 
   const closedError = () => new PushRequestError('PUSH_CLOSED', 'push HTTP client is closed');
 
-  function laneFor(url: URL): Lane {
-    const origin = url.origin;
-    let lane = lanes.get(origin);
+  const http1For = (secure: boolean) =>
+    createHttp1Transport({
+      secure,
+      maxSockets: concurrencyPerOrigin,
+      timeoutMs,
+      idleTimeoutMs,
+      ca,
+    });
+
+  function laneFor(request: PushRequest): Lane {
+    const { endpoint } = request;
+    let lane = lanes.get(endpoint.origin);
     if (lane === undefined) {
-      const agentOptions = { keepAlive: true, maxSockets: concurrencyPerOrigin };
+      const useHttp2 = endpoint.secure && http2 === 'auto';
       lane = {
-        agent:
-          url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions),
+        transport: useHttp2
+          ? createHttp2Transport({ endpoint, timeoutMs, idleTimeoutMs, ca })
+          : http1For(endpoint.secure),
+        http2: useHttp2,
         active: 0,
         queue: createFifo(),
       };
-      lanes.set(origin, lane);
-      evictIdle(origin);
+      lanes.set(endpoint.origin, lane);
+      evictIdle(endpoint.origin);
     }
     return lane;
   }
@@ -133,16 +134,16 @@ export function createPushHttpClient({
     for (const [origin, lane] of lanes) {
       if (lanes.size <= maxIdleOrigins) break;
       if (origin !== keep && lane.active === 0 && lane.queue.length === 0) {
-        lane.agent.destroy();
+        lane.transport.close(closedError());
         lanes.delete(origin);
       }
     }
   }
 
-  function acquire(lane: Lane): Promise<void> {
+  function acquire(lane: Lane): Promise<void> | undefined {
     if (lane.active < concurrencyPerOrigin) {
       lane.active += 1;
-      return Promise.resolve();
+      return undefined;
     }
     return new Promise((start, fail) => lane.queue.push({ start, fail }));
   }
@@ -154,78 +155,27 @@ export function createPushHttpClient({
     else lane.active -= 1;
   }
 
-  function request(
-    lane: Lane,
-    url: URL,
-    headers: OutgoingHttpHeaders,
-    body: Uint8Array,
-  ): Promise<PushHttpResponse> {
-    return new Promise((resolve, reject) => {
-      const transport = url.protocol === 'https:' ? https : http;
-      let settled = false;
-      let response: PushHttpResponse | undefined;
-      const settle = (error?: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        inFlight.delete(req);
-        if (response !== undefined) resolve(response);
-        else reject(error ?? new PushRequestError('PUSH_NETWORK', 'connection closed'));
-      };
-      const req = transport.request(
-        {
-          protocol: url.protocol,
-          // node:http wants IPv6 hosts without brackets.
-          hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-          port: url.port === '' ? undefined : Number(url.port),
-          path: `${url.pathname}${url.search}`,
-          method: 'POST',
-          headers,
-          agent: lane.agent,
-        },
-        (res) => {
-          response = { status: res.statusCode ?? 0, headers: res.headers };
-          let bytes = 0;
-          res.on('data', (chunk: Buffer) => {
-            bytes += chunk.length;
-            if (bytes > MAX_RESPONSE_BYTES) res.destroy();
-          });
-          res.on('error', () => settle());
-          res.on('end', () => settle());
-          res.on('close', () => settle());
-        },
-      );
-      const timer = setTimeout(() => {
-        req.destroy(
-          new PushRequestError('PUSH_TIMEOUT', `no answer from ${url.origin} in ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
-      inFlight.add(req);
-      req.on('error', (error) => {
-        settle(
-          error instanceof PushRequestError
-            ? error
-            : new PushRequestError(
-                'PUSH_NETWORK',
-                `request to ${url.origin} failed: ${error.message}`,
-                {
-                  cause: error,
-                },
-              ),
-        );
-      });
-      req.end(body);
-    });
-  }
-
   return {
-    async post(url, headers, body) {
+    async post(request) {
       if (closed) throw closedError();
-      const lane = laneFor(url);
-      await acquire(lane);
+      const lane = laneFor(request);
+      const wait = acquire(lane);
+      if (wait !== undefined) await wait;
       try {
         if (closed) throw closedError();
-        return await request(lane, url, headers, body);
+        try {
+          return await lane.transport.request(request);
+        } catch (error) {
+          if (!(error instanceof NotHttp2Error)) throw error;
+          if (lane.http2) {
+            lane.http2 = false;
+            // Anything still on the HTTP/2 side fails over the same way.
+            lane.transport.close(error);
+            lane.transport = http1For(true);
+          }
+          if (closed) throw closedError();
+          return await lane.transport.request(request);
+        }
       } finally {
         release(lane);
       }
@@ -233,10 +183,9 @@ export function createPushHttpClient({
     close() {
       if (closed) return;
       closed = true;
-      for (const req of inFlight) req.destroy(closedError());
       for (const lane of lanes.values()) {
         for (const waiter of lane.queue.drain()) waiter.fail(closedError());
-        lane.agent.destroy();
+        lane.transport.close(closedError());
       }
       lanes.clear();
     },

@@ -1,6 +1,6 @@
 /**
- * Web Push sending for the server: encryption, VAPID, HTTP with retries, and the endpoint
- * allowlist.
+ * Web Push sending for the server: encryption (inline or on worker threads), VAPID, HTTP/2 and
+ * HTTP/1.1 with retries and backpressure, and the endpoint allowlist.
  * @packageDocumentation
  */
 export type { VapidOptions } from '../vapid.js';
@@ -14,16 +14,26 @@ export {
 } from './allowlist.js';
 export {
   createSubscriptionKeyCache,
+  type EncryptionEntropy,
   encryptPushMessage,
   type ParsedSubscriptionKeys,
   parseSubscriptionKeys,
   type SubscriptionKeys,
 } from './encrypt.js';
 export {
+  createEncryptionPool,
+  defaultEncryptionWorkers,
+  type EncryptionJob,
+  type EncryptionPool,
+  type EncryptionPoolOptions,
+} from './encrypt-pool.js';
+export {
+  EncryptionPoolClosedError,
   InvalidPushArgumentError,
   InvalidSubscriptionKeysError,
   PushPayloadTooLargeError,
   PushRequestError,
+  type PushRequestErrorCode,
 } from './errors.js';
 export {
   createPushSender,

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { backoffDelay, classifyStatus, parseRetryAfter, sleepUnlessAborted } from './retry.js';
 
@@ -72,6 +73,35 @@ describe('sleepUnlessAborted', () => {
 
   it('does not wait at all on an aborted signal', async () => {
     await expect(sleepUnlessAborted(600_000, AbortSignal.abort())).resolves.toBeUndefined();
+  });
+
+  it('shares one abort listener among 100 waits on one signal, with no warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const waits = Array.from({ length: 100 }, () =>
+        sleepUnlessAborted(600_000, controller.signal),
+      );
+      expect(getEventListeners(controller.signal, 'abort').length).toBe(1);
+      controller.abort();
+      await Promise.all(waits);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('lets go of the signal when waits end by time', async () => {
+    const controller = new AbortController();
+    await Promise.all([
+      sleepUnlessAborted(1, controller.signal),
+      sleepUnlessAborted(2, controller.signal),
+    ]);
+    expect(getEventListeners(controller.signal, 'abort').length).toBe(0);
   });
 
   it('waits the given time otherwise', async () => {

@@ -2,6 +2,7 @@
  * Retry decisions for push-service answers (RFC 8030 section 8 and common push-service practice).
  * @packageDocumentation
  */
+import { onAbort } from './abort-waiters.js';
 
 /** What to do with a push service's HTTP status. */
 export type StatusOutcome = 'ok' | 'gone' | 'too-large' | 'rate-limited' | 'retry' | 'failed';
@@ -67,16 +68,20 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
  * @param ms - how long to wait
  * @param signal - ends the wait early
  * @returns resolves (never rejects) when the time is up or the signal aborts
+ * @remarks Any number of waits may share one signal: they share its one `abort` listener
+ * ({@link onAbort}), so a fan-out backing off under faults raises no
+ * `MaxListenersExceededWarning`.
  */
 export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
+    const timer = setTimeout(() => {
+      stopWatching();
       resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
+    }, ms);
+    const stopWatching = onAbort(signal, () => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
 }

@@ -1,85 +1,18 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_PUSH_PLAINTEXT_BYTES } from '../../protocol/index.js';
 import { generateVapidKeys, VapidKeyError } from '../vapid.js';
 import { InvalidPushArgumentError, InvalidSubscriptionKeysError } from './errors.js';
 import { createPushSender, type PushSender, type PushSenderOptions } from './sender.js';
+import { closePushServers, scripted, startPushServer } from './server-test-support.js';
 import { createUserAgentKeys, decryptPushMessage } from './test-support.js';
 
-interface Recorded {
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: Buffer;
-}
-
-interface PushServer {
-  origin: string;
-  requests: Recorded[];
-  connections: number;
-  server: Server;
-}
-
-type Handler = (req: IncomingMessage, res: ServerResponse, index: number) => void;
-
-const servers: Server[] = [];
 const senders: PushSender[] = [];
 
 afterEach(async () => {
   await Promise.all(senders.splice(0).map((sender) => sender.close()));
-  await Promise.all(
-    servers.splice(0).map(
-      (server) =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    ),
-  );
+  await closePushServers();
 });
-
-/** A push service stand-in: records every request, then lets `handler` answer it. */
-async function startPushServer(handler: Handler): Promise<PushServer> {
-  const state = { requests: [] as Recorded[], connections: 0 };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const index = state.requests.length;
-      state.requests.push({
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-      });
-      handler(req, res, index);
-    });
-  });
-  server.on('connection', () => {
-    state.connections += 1;
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    get requests() {
-      return state.requests;
-    },
-    get connections() {
-      return state.connections;
-    },
-    server,
-  };
-}
-
-/** Answers the n-th request with `statuses[n]` (the last one repeats). */
-function scripted(statuses: number[], headers: Record<string, string>[] = []): Handler {
-  return (_req, res, index) => {
-    const at = Math.min(index, statuses.length - 1);
-    res.writeHead(statuses[at] ?? 500, headers[at] ?? {});
-    res.end();
-  };
-}
 
 const vapidKeys = generateVapidKeys();
 const vapid = { subject: 'mailto:ops@example.com', ...vapidKeys };
