@@ -54,6 +54,7 @@ export async function measureMemory(
     },
     id(),
     Date.now(),
+    60_000,
   );
   const records: RegistrationRecord[] = [];
   let tabId = id(16);
@@ -64,6 +65,8 @@ export async function measureMemory(
       id: id(),
       tabId,
       subscriptionId: subscription.id,
+      held: false,
+      background: false,
       operationKey: String(1000 + i),
       query:
         'subscription StockChanged($productId: ID!) { stockChanged(productId: $productId) { id stock } }',

@@ -1,11 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Envelope, envelopeId, type PushSubscriptionData } from '../../protocol/index.js';
 import { randomId } from '../ids.js';
 import type { RegistrationRecord, RetentionOptions, Store } from './types.js';
 
 const KEEP_ALL: RetentionOptions = { messageTtlMs: 3_600_000, maxMessages: 1000 };
 const LIMITS = { maxPerTab: 50, maxPerSubscription: 200 };
-const NOW = 1_700_000_000_000;
+// Push subscriptions expire by the wall clock (Redis TTLs), so times are real ones.
+const NOW = Date.now();
+const TTL = 60_000;
 
 function subscriptionData(keys = { p256dh: 'BPublicKey', auth: 'AuthSecret' }) {
   return {
@@ -15,13 +17,15 @@ function subscriptionData(keys = { p256dh: 'BPublicKey', auth: 'AuthSecret' }) {
 }
 
 function registration(
-  subscriptionId: string,
+  subscriptionId: string | null,
   overrides: Partial<RegistrationRecord> = {},
 ): RegistrationRecord {
   return {
     id: randomId(),
     tabId: `tab-${randomId()}`,
     subscriptionId,
+    held: false,
+    background: false,
     operationKey: '42',
     query: 'subscription { ticks }',
     operationName: null,
@@ -63,6 +67,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * @param name - shown in the suite's title
  * @param makeStore - gives a ready store for each test
  * @param cleanup - called after each test with that test's store (close connections, flush keys)
+ * @param makePeer - another store on the same data as the given one (a second instance), for
+ * signals; the memory store's peer is itself
  * @remarks Ids are random per test, so a store shared between tests (one Redis database) does not
  * leak state from one test into another. One test waits ~100 ms of real time for the message TTL.
  */
@@ -70,6 +76,7 @@ export function describeStoreContract(
   name: string,
   makeStore: () => Promise<Store>,
   cleanup?: (store: Store) => Promise<void>,
+  makePeer: (store: Store) => Promise<Store> = async (store) => store,
 ): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
@@ -81,7 +88,8 @@ export function describeStoreContract(
       await cleanup?.(store);
     });
 
-    const withSubscription = async () => store.putSubscription(subscriptionData(), randomId(), NOW);
+    const withSubscription = async () =>
+      store.putSubscription(subscriptionData(), randomId(), NOW, TTL);
 
     const withRegistration = async (overrides: Partial<RegistrationRecord> = {}) => {
       const subscription = await withSubscription();
@@ -91,47 +99,56 @@ export function describeStoreContract(
     };
 
     describe('push subscriptions', () => {
-      it('stores a new subscription under the id it is given', async () => {
+      it('stores a new subscription and returns it with the id it is kept under', async () => {
         const data = subscriptionData();
         const id = randomId();
-        const record = await store.putSubscription(data, id, NOW);
-        expect(record).toEqual({ id, endpoint: data.endpoint, keys: data.keys, createdAt: NOW });
-        expect(await store.getSubscription(id)).toEqual(record);
+        const record = await store.putSubscription(data, id, NOW, TTL);
+        // The Redis store puts the endpoint's digest in front of the id (its hash tag).
+        expect(record.id.endsWith(id)).toBe(true);
+        expect(record).toEqual({
+          id: record.id,
+          endpoint: data.endpoint,
+          keys: data.keys,
+          createdAt: NOW,
+          expiresAt: NOW + TTL,
+        });
+        expect(await store.getSubscription(record.id)).toEqual(record);
       });
 
-      it('gives the same id for the same endpoint and keys (idempotent per endpoint)', async () => {
+      it('gives the same id for the same endpoint and keys, and extends it', async () => {
         const data = subscriptionData();
-        const first = await store.putSubscription(data, randomId(), NOW);
+        const first = await store.putSubscription(data, randomId(), NOW, TTL);
         const second = await store.putSubscription(
           { ...data, keys: { ...data.keys } },
           randomId(),
           NOW + 5,
+          TTL,
         );
-        expect(second).toEqual(first);
+        expect(second).toEqual({ ...first, expiresAt: NOW + 5 + TTL });
       });
 
-      it('replaces the record when the endpoint comes back with new keys, dropping its registrations', async () => {
+      it('replaces the record when the endpoint comes back with new keys; its registrations go on the stream', async () => {
         const data = subscriptionData();
-        const old = await store.putSubscription(data, randomId(), NOW);
+        const old = await store.putSubscription(data, randomId(), NOW, TTL);
         const reg = registration(old.id);
         await store.createRegistration(reg, LIMITS);
-        const newId = randomId();
         const replaced = await store.putSubscription(
           { endpoint: data.endpoint, keys: { p256dh: 'BOtherKey', auth: 'OtherAuth' } },
-          newId,
+          randomId(),
           NOW + 1,
+          TTL,
         );
-        expect(replaced.id).toBe(newId);
+        expect(replaced.id).not.toBe(old.id);
         expect(replaced.keys).toEqual({ p256dh: 'BOtherKey', auth: 'OtherAuth' });
         expect(await store.getSubscription(old.id)).toBeNull();
-        expect(await store.getRegistration(reg.id)).toBeNull();
+        expect(await store.getRegistration(reg.id)).toEqual({ ...reg, subscriptionId: null });
       });
 
       it('returns null for an unknown subscription id', async () => {
         expect(await store.getSubscription(randomId())).toBeNull();
       });
 
-      it('deletes a subscription with all its registrations and returns their ids', async () => {
+      it('deletes a subscription; its registrations stay, with their logs, on the stream', async () => {
         const subscription = await withSubscription();
         const a = registration(subscription.id);
         const b = registration(subscription.id);
@@ -140,25 +157,54 @@ export function describeStoreContract(
         await store.appendMessage(a.id, next(a, 1), KEEP_ALL);
         const other = await withRegistration();
 
-        const deleted = await store.deleteSubscription(subscription.id);
+        const detached = await store.deleteSubscription(subscription.id);
 
-        expect([...deleted].sort()).toEqual([a.id, b.id].sort());
+        expect(detached.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+        expect(detached.every((r) => r.subscriptionId === null)).toBe(true);
         expect(await store.getSubscription(subscription.id)).toBeNull();
-        expect(await store.getRegistration(a.id)).toBeNull();
-        expect(await store.getRegistration(b.id)).toBeNull();
-        expect(await store.getMessages(a.id, 0, 10)).toEqual([]);
+        expect(await store.getRegistration(a.id)).toMatchObject({ subscriptionId: null, seq: 1 });
+        expect(await store.getRegistration(b.id)).toEqual({ ...b, subscriptionId: null });
+        expect(seqs(await store.getMessages(a.id, 0, 10))).toEqual([1]);
         expect(await store.listBySubscription(subscription.id)).toEqual([]);
         expect(await store.getRegistration(other.id)).toEqual(other);
         expect(await store.deleteSubscription(subscription.id)).toEqual([]);
+      });
+
+      it('expires a subscription nothing uses once its TTL passes', async () => {
+        const unused = await store.putSubscription(subscriptionData(), randomId(), Date.now(), 60);
+        await sleep(150);
+        await store.takeExpired(Date.now());
+        expect(await store.getSubscription(unused.id)).toBeNull();
+      });
+
+      it('keeps a subscription as long as a registration on it lives', async () => {
+        const used = await store.putSubscription(subscriptionData(), randomId(), Date.now(), 60);
+        const record = registration(used.id, { expiresAt: Date.now() + 60_000 });
+        await store.createRegistration(record, LIMITS);
+        await sleep(150);
+        expect(await store.getSubscription(used.id)).toMatchObject({
+          id: used.id,
+          expiresAt: record.expiresAt,
+        });
+        const later = Date.now() + 120_000;
+        await store.renew(record.tabId, [{ registrationId: record.id, ackedSeq: 0 }], later);
+        expect((await store.getSubscription(used.id))?.expiresAt).toBe(later);
       });
     });
 
     describe('registrations', () => {
       it('stores a registration and reads it back unchanged', async () => {
-        const record = await withRegistration();
+        const record = await withRegistration({ background: true });
         expect(await store.getRegistration(record.id)).toEqual(record);
         expect(await store.listByTab(record.tabId)).toEqual([record]);
-        expect(await store.listBySubscription(record.subscriptionId)).toEqual([record]);
+        expect(await store.listBySubscription(record.subscriptionId as string)).toEqual([record]);
+      });
+
+      it('stores a registration delivered over the stream (no push subscription)', async () => {
+        const record = registration(null);
+        expect(await store.createRegistration(record, LIMITS)).toEqual({ ok: true });
+        expect(await store.getRegistration(record.id)).toEqual(record);
+        expect(await store.listByTab(record.tabId)).toEqual([record]);
       });
 
       it('hands out copies: changing a returned record changes nothing stored', async () => {
@@ -298,37 +344,129 @@ export function describeStoreContract(
         expect(await store.getMessages(record.id, 0, 10)).toEqual([]);
       });
 
-      it('moves the registrations to a known new push subscription', async () => {
-        const record = await withRegistration();
-        const replacement = await withSubscription();
+      it('holds the pushes of a hidden tab’s registrations, except background ones, until shown', async () => {
+        const subscription = await withSubscription();
+        const tabId = `tab-${randomId()}`;
+        const data = registration(subscription.id, { tabId });
+        const background = registration(subscription.id, { tabId, background: true });
+        for (const r of [data, background]) await store.createRegistration(r, LIMITS);
+        const acks = [data, background].map((r) => ({ registrationId: r.id, ackedSeq: 0 }));
+        const held = async () =>
+          Object.fromEntries(
+            (await store.listByTab(tabId)).map((r) => [r.background ? 'bg' : 'data', r.held]),
+          );
 
-        const { renewed } = await store.renew(
-          record.tabId,
-          [{ registrationId: record.id, ackedSeq: 0 }],
-          NOW + 1,
-          replacement.id,
+        await store.renew(tabId, acks, NOW + 1, { hidden: true });
+        expect(await held()).toEqual({ data: true, bg: false });
+        await store.renew(tabId, acks, NOW + 2);
+        expect(await held()).toEqual({ data: true, bg: false });
+        await store.renew(tabId, acks, NOW + 3, { hidden: false });
+        expect(await held()).toEqual({ data: false, bg: false });
+      });
+    });
+
+    describe('move', () => {
+      it('moves the tab’s registrations from the stream to a push subscription and back', async () => {
+        const tabId = `tab-${randomId()}`;
+        const a = registration(null, { tabId });
+        const b = registration(null, { tabId });
+        for (const r of [a, b]) await store.createRegistration(r, LIMITS);
+        const subscription = await withSubscription();
+
+        const moved = await store.move(tabId, [a.id, b.id], subscription.id, 10);
+        expect(moved.ok && moved.moved.map((r) => r.subscriptionId)).toEqual([
+          subscription.id,
+          subscription.id,
+        ]);
+        expect((await store.listBySubscription(subscription.id)).map((r) => r.id).sort()).toEqual(
+          [a.id, b.id].sort(),
         );
 
-        expect(renewed[0]?.subscriptionId).toBe(replacement.id);
-        expect((await store.getRegistration(record.id))?.subscriptionId).toBe(replacement.id);
+        const back = await store.move(tabId, [a.id], null, 10);
+        expect(back).toEqual({ ok: true, moved: [{ ...a, subscriptionId: null }], gone: [] });
+        expect((await store.listBySubscription(subscription.id)).map((r) => r.id)).toEqual([b.id]);
+        expect((await store.getRegistration(a.id))?.subscriptionId).toBeNull();
+      });
+
+      it('moves from one push subscription to another, and reports foreign or unknown ids as gone', async () => {
+        const record = await withRegistration();
+        const foreign = await withRegistration();
+        const replacement = await withSubscription();
+        const unknown = randomId();
+
+        const result = await store.move(
+          record.tabId,
+          [record.id, foreign.id, unknown],
+          replacement.id,
+          10,
+        );
+
+        expect(result.ok && result.moved.map((r) => r.id)).toEqual([record.id]);
+        expect(result.ok && [...result.gone].sort()).toEqual([foreign.id, unknown].sort());
+        expect(await store.listBySubscription(record.subscriptionId as string)).toEqual([]);
         expect((await store.listBySubscription(replacement.id)).map((r) => r.id)).toEqual([
           record.id,
         ]);
-        expect(await store.listBySubscription(record.subscriptionId)).toEqual([]);
-        expect(await store.deleteSubscription(record.subscriptionId)).toEqual([]);
-        expect(await store.getRegistration(record.id)).not.toBeNull();
+        expect(await store.getRegistration(foreign.id)).toEqual(foreign);
       });
 
-      it('renews but does not move when the new subscription id is unknown', async () => {
-        const record = await withRegistration();
-        const { renewed, gone } = await store.renew(
-          record.tabId,
-          [{ registrationId: record.id, ackedSeq: 0 }],
-          NOW + 5,
-          randomId(),
+      it('moves nothing onto a subscription that would hold more than the limit', async () => {
+        const target = await withSubscription();
+        const already = registration(target.id);
+        await store.createRegistration(already, LIMITS);
+        const tabId = `tab-${randomId()}`;
+        const records = [1, 2, 3].map(() => registration(null, { tabId }));
+        for (const r of records) await store.createRegistration(r, LIMITS);
+
+        const refused = await store.move(
+          tabId,
+          records.map((r) => r.id),
+          target.id,
+          3,
         );
-        expect(gone).toEqual([]);
-        expect(renewed).toEqual([{ ...record, expiresAt: NOW + 5 }]);
+
+        expect(refused).toEqual({ ok: false, reason: 'subscription-limit' });
+        expect(await store.listBySubscription(target.id)).toHaveLength(1);
+        for (const r of records) {
+          expect((await store.getRegistration(r.id))?.subscriptionId).toBeNull();
+        }
+        const fits = await store.move(tabId, [records[0]?.id as string], target.id, 3);
+        expect(fits.ok).toBe(true);
+      });
+
+      it('moves nothing onto an unknown subscription', async () => {
+        const record = registration(null);
+        await store.createRegistration(record, LIMITS);
+        expect(await store.move(record.tabId, [record.id], randomId(), 10)).toEqual({
+          ok: false,
+          reason: 'unknown-subscription',
+        });
+        expect(await store.getRegistration(record.id)).toEqual(record);
+      });
+    });
+
+    describe('signals', () => {
+      it('reaches the tab’s listeners on every instance, and no other tab’s', async () => {
+        const peer = await makePeer(store);
+        const tabId = `tab-${randomId()}`;
+        const got: string[] = [];
+        const others: string[] = [];
+        const stop = peer.listen(tabId, (message) => got.push(message));
+        const stopOther = peer.listen(`tab-${randomId()}`, (message) => others.push(message));
+        // A subscription takes a round trip on Redis.
+        await sleep(100);
+
+        await store.signal(tabId, 'a r1 3');
+        await store.signal(tabId, 'a r1 4');
+        await vi.waitFor(() => expect(got).toEqual(['a r1 3', 'a r1 4']), { timeout: 2_000 });
+
+        stop();
+        await sleep(50);
+        await store.signal(tabId, 'after');
+        await sleep(100);
+        expect(got).toEqual(['a r1 3', 'a r1 4']);
+        expect(others).toEqual([]);
+        stopOther();
       });
     });
 

@@ -2,6 +2,7 @@ import type { Envelope, PushSubscriptionData } from '../../protocol/index.js';
 import type {
   AppendResult,
   CreateRegistrationResult,
+  MoveResult,
   RegistrationRecord,
   RetentionOptions,
   Store,
@@ -27,7 +28,8 @@ interface Lease {
  * writing), so concurrent requests see each other's writes whole
  * @remarks Everything is lost when the process ends; use `createRedisStore` to survive restarts
  * or to share registrations between instances. Records handed out are copies: changing them
- * changes nothing stored.
+ * changes nothing stored. Signals reach the listeners of this process, after the current task.
+ * Push subscriptions expire by the wall clock (`Date.now()`), as Redis keys do.
  */
 export function createMemoryStore(): Store {
   const subscriptions = new Map<string, SubscriptionRecord>();
@@ -43,6 +45,22 @@ export function createMemoryStore(): Store {
   const lastTokens = new Map<string, number>();
   // One counter for all registrations: strictly increasing per registration follows.
   let tokenCounter = 0;
+  const listeners = new Map<string, Set<(message: string) => void>>();
+
+  const liveSubscription = (id: string | null): SubscriptionRecord | undefined => {
+    if (id === null) return undefined;
+    const record = subscriptions.get(id);
+    if (!record) return undefined;
+    if (record.expiresAt > Date.now()) return record;
+    removeSubscription(id);
+    return undefined;
+  };
+
+  /** Keeps a push subscription at least until `until`: a registration on it lives that long. */
+  const extendSubscription = (id: string | null, until: number): void => {
+    const record = liveSubscription(id);
+    if (record && record.expiresAt < until) record.expiresAt = until;
+  };
 
   const addToIndex = (index: Map<string, Set<string>>, key: string, id: string): void => {
     let ids = index.get(key);
@@ -64,7 +82,9 @@ export function createMemoryStore(): Store {
     if (!record) return null;
     registrations.delete(id);
     removeFromIndex(registrationsByTab, record.tabId, id);
-    removeFromIndex(registrationsBySubscription, record.subscriptionId, id);
+    if (record.subscriptionId !== null) {
+      removeFromIndex(registrationsBySubscription, record.subscriptionId, id);
+    }
     logs.delete(id);
     lastAppends.delete(id);
     leases.delete(id);
@@ -72,16 +92,23 @@ export function createMemoryStore(): Store {
     return record;
   };
 
-  const removeSubscription = (id: string): string[] => {
+  /** Deletes a push subscription; its registrations go over the stream from now on. */
+  const removeSubscription = (id: string): RegistrationRecord[] => {
     const record = subscriptions.get(id);
     if (!record) return [];
     subscriptions.delete(id);
     if (subscriptionByEndpoint.get(record.endpoint) === id) {
       subscriptionByEndpoint.delete(record.endpoint);
     }
-    const ids = [...(registrationsBySubscription.get(id) ?? [])];
-    for (const registrationId of ids) removeRegistration(registrationId);
-    return ids;
+    const detached: RegistrationRecord[] = [];
+    for (const registrationId of registrationsBySubscription.get(id) ?? []) {
+      const registration = registrations.get(registrationId);
+      if (!registration) continue;
+      registration.subscriptionId = null;
+      detached.push(structuredClone(registration));
+    }
+    registrationsBySubscription.delete(id);
+    return detached;
   };
 
   const trim = (record: RegistrationRecord, retention: RetentionOptions, now: number): void => {
@@ -100,14 +127,15 @@ export function createMemoryStore(): Store {
     });
 
   return {
-    async putSubscription(data: PushSubscriptionData, newId: string, now: number) {
+    async putSubscription(data: PushSubscriptionData, newId: string, now: number, ttlMs: number) {
       const existingId = subscriptionByEndpoint.get(data.endpoint);
-      const existing = existingId === undefined ? undefined : subscriptions.get(existingId);
+      const existing = existingId === undefined ? undefined : liveSubscription(existingId);
       if (
         existing &&
         existing.keys.p256dh === data.keys.p256dh &&
         existing.keys.auth === data.keys.auth
       ) {
+        extendSubscription(existing.id, now + ttlMs);
         return structuredClone(existing);
       }
       // New keys mean a new browser-side subscription: what was sent to the old keys is lost.
@@ -117,6 +145,7 @@ export function createMemoryStore(): Store {
         endpoint: data.endpoint,
         keys: { p256dh: data.keys.p256dh, auth: data.keys.auth },
         createdAt: now,
+        expiresAt: now + ttlMs,
       };
       subscriptions.set(newId, record);
       subscriptionByEndpoint.set(data.endpoint, newId);
@@ -124,7 +153,7 @@ export function createMemoryStore(): Store {
     },
 
     async getSubscription(id) {
-      const record = subscriptions.get(id);
+      const record = liveSubscription(id);
       return record ? structuredClone(record) : null;
     },
 
@@ -133,21 +162,25 @@ export function createMemoryStore(): Store {
     },
 
     async createRegistration(record, limits): Promise<CreateRegistrationResult> {
-      if (!subscriptions.has(record.subscriptionId)) {
+      const { subscriptionId } = record;
+      if (subscriptionId !== null && !liveSubscription(subscriptionId)) {
         return { ok: false, reason: 'unknown-subscription' };
       }
       if ((registrationsByTab.get(record.tabId)?.size ?? 0) >= limits.maxPerTab) {
         return { ok: false, reason: 'tab-limit' };
       }
       if (
-        (registrationsBySubscription.get(record.subscriptionId)?.size ?? 0) >=
-        limits.maxPerSubscription
+        subscriptionId !== null &&
+        (registrationsBySubscription.get(subscriptionId)?.size ?? 0) >= limits.maxPerSubscription
       ) {
         return { ok: false, reason: 'subscription-limit' };
       }
       registrations.set(record.id, structuredClone(record));
       addToIndex(registrationsByTab, record.tabId, record.id);
-      addToIndex(registrationsBySubscription, record.subscriptionId, record.id);
+      if (subscriptionId !== null) {
+        addToIndex(registrationsBySubscription, subscriptionId, record.id);
+        extendSubscription(subscriptionId, record.expiresAt);
+      }
       return { ok: true };
     },
 
@@ -164,11 +197,7 @@ export function createMemoryStore(): Store {
       return list(registrationsBySubscription.get(subscriptionId));
     },
 
-    async renew(tabId, acks, expiresAt, subscriptionId) {
-      const moveTo =
-        subscriptionId !== undefined && subscriptions.has(subscriptionId)
-          ? subscriptionId
-          : undefined;
+    async renew(tabId, acks, expiresAt, { hidden } = {}) {
       const renewed = new Map<string, RegistrationRecord>();
       const gone = new Set<string>();
       for (const { registrationId, ackedSeq } of acks) {
@@ -180,6 +209,7 @@ export function createMemoryStore(): Store {
         record.expiresAt = expiresAt;
         // An ack can only move forward, and never past what was sent.
         record.ackedSeq = Math.max(record.ackedSeq, Math.min(ackedSeq, record.seq));
+        if (hidden !== undefined) record.held = hidden && !record.background;
         const log = logs.get(record.id);
         if (log) {
           logs.set(
@@ -187,14 +217,41 @@ export function createMemoryStore(): Store {
             log.filter((entry) => entry.envelope.seq > record.ackedSeq),
           );
         }
-        if (moveTo !== undefined && record.subscriptionId !== moveTo) {
-          removeFromIndex(registrationsBySubscription, record.subscriptionId, record.id);
-          record.subscriptionId = moveTo;
-          addToIndex(registrationsBySubscription, moveTo, record.id);
-        }
+        extendSubscription(record.subscriptionId, expiresAt);
         renewed.set(record.id, structuredClone(record));
       }
       return { renewed: [...renewed.values()], gone: [...gone] };
+    },
+
+    async move(tabId, registrationIds, subscriptionId, maxPerSubscription): Promise<MoveResult> {
+      if (subscriptionId !== null && !liveSubscription(subscriptionId)) {
+        return { ok: false, reason: 'unknown-subscription' };
+      }
+      const mine: RegistrationRecord[] = [];
+      const gone: string[] = [];
+      for (const id of new Set(registrationIds)) {
+        const record = registrations.get(id);
+        if (record && record.tabId === tabId) mine.push(record);
+        else gone.push(id);
+      }
+      if (subscriptionId !== null) {
+        const onIt = registrationsBySubscription.get(subscriptionId)?.size ?? 0;
+        const arriving = mine.filter((record) => record.subscriptionId !== subscriptionId).length;
+        if (onIt + arriving > maxPerSubscription)
+          return { ok: false, reason: 'subscription-limit' };
+      }
+      for (const record of mine) {
+        if (record.subscriptionId === subscriptionId) continue;
+        if (record.subscriptionId !== null) {
+          removeFromIndex(registrationsBySubscription, record.subscriptionId, record.id);
+        }
+        record.subscriptionId = subscriptionId;
+        if (subscriptionId !== null) {
+          addToIndex(registrationsBySubscription, subscriptionId, record.id);
+          extendSubscription(subscriptionId, record.expiresAt);
+        }
+      }
+      return { ok: true, moved: mine.map((record) => structuredClone(record)), gone };
     },
 
     async deleteRegistration(id) {
@@ -207,6 +264,8 @@ export function createMemoryStore(): Store {
         if (record.expiresAt <= now) expired.push(record);
       }
       for (const record of expired) removeRegistration(record.id);
+      // Unused push subscriptions go by the wall clock, as keys with a TTL would.
+      for (const id of [...subscriptions.keys()]) liveSubscription(id);
       return expired;
     },
 
@@ -265,6 +324,28 @@ export function createMemoryStore(): Store {
 
     async releaseLease(registrationId, owner) {
       if (leases.get(registrationId)?.owner === owner) leases.delete(registrationId);
+    },
+
+    async signal(tabId, message) {
+      const tabListeners = listeners.get(tabId);
+      if (!tabListeners) return;
+      // After the current task, as a message from another process would arrive.
+      for (const listener of [...tabListeners]) queueMicrotask(() => listener(message));
+    },
+
+    listen(tabId, listener) {
+      let tabListeners = listeners.get(tabId);
+      if (!tabListeners) {
+        tabListeners = new Set();
+        listeners.set(tabId, tabListeners);
+      }
+      tabListeners.add(listener);
+      return () => {
+        tabListeners.delete(listener);
+        if (tabListeners.size === 0 && listeners.get(tabId) === tabListeners) {
+          listeners.delete(tabId);
+        }
+      };
     },
 
     async listUnowned(now, limit) {

@@ -5,9 +5,11 @@ import type { RegistrationRecord, SubscriptionRecord } from './types.js';
  * per registration.
  *
  * Registration hash (small values only, so Redis keeps it as a compact listpack):
- * `t` tab id, `s` subscription id, `c` createdAt, `x` expiresAt, `n` seq, `a` ackedSeq,
- * `d` present when done, `u` cursor (absent for null), `lo`/`le` lease owner and expiry,
- * `lt` last fencing token issued, `ai` id of the last append (to answer a repeated one).
+ * `t` tab id, `s` subscription id (absent: delivered over the stream), `c` createdAt,
+ * `x` expiresAt, `n` seq, `a` ackedSeq, `d` present when done, `h` present while held,
+ * `b` present for a background registration, `u` cursor (absent for null), `lo`/`le` lease owner
+ * and expiry, `lt` last fencing token issued, `ai` id of the last append (to answer a repeated
+ * one).
  *
  * Registration data string (never changes): JSON `{ k, q, o, v, h }` = operationKey, query,
  * operationName, variables, headers. Long values (documents, bearer tokens) would turn the hash
@@ -36,8 +38,6 @@ export function encodeRegistration(record: RegistrationRecord): EncodedRegistrat
   const fields = [
     't',
     record.tabId,
-    's',
-    record.subscriptionId,
     'c',
     String(record.createdAt),
     'x',
@@ -47,7 +47,10 @@ export function encodeRegistration(record: RegistrationRecord): EncodedRegistrat
     'a',
     String(record.ackedSeq),
   ];
+  if (record.subscriptionId !== null) fields.push('s', record.subscriptionId);
   if (record.done) fields.push('d', '1');
+  if (record.held) fields.push('h', '1');
+  if (record.background) fields.push('b', '1');
   if (record.cursor !== null) fields.push('u', record.cursor);
   const data: RegistrationData = {
     k: record.operationKey,
@@ -74,7 +77,9 @@ export function decodeRegistration(id: string, fields: string[], data: string): 
   return {
     id,
     tabId: hash.get('t') ?? '',
-    subscriptionId: hash.get('s') ?? '',
+    subscriptionId: hash.get('s') ?? null,
+    held: hash.has('h'),
+    background: hash.has('b'),
     operationKey: parsed.k ?? '',
     query: parsed.q ?? '',
     operationName: parsed.o ?? null,
@@ -90,26 +95,44 @@ export function decodeRegistration(id: string, fields: string[], data: string): 
 }
 
 /**
- * The JSON a push subscription is stored as.
+ * The hash fields a push subscription is stored as.
  * @param record - the subscription
- * @returns `{ e, p, a, c }`: endpoint, p256dh, auth, createdAt
+ * @returns flat name/value pairs: `e` endpoint, `p` p256dh, `a` auth, `c` createdAt,
+ * `x` expiresAt
  */
-export function encodeSubscription(record: SubscriptionRecord): string {
-  return JSON.stringify({
-    e: record.endpoint,
-    p: record.keys.p256dh,
-    a: record.keys.auth,
-    c: record.createdAt,
-  });
+export function encodeSubscription(record: SubscriptionRecord): string[] {
+  return [
+    'e',
+    record.endpoint,
+    'p',
+    record.keys.p256dh,
+    'a',
+    record.keys.auth,
+    'c',
+    String(record.createdAt),
+    'x',
+    String(record.expiresAt),
+  ];
 }
 
 /**
  * Reads a stored push subscription.
- * @param id - its id (in the key, not in the JSON)
- * @param json - what {@link encodeSubscription} wrote
- * @returns the record
+ * @param id - its id (in the key, not in the hash)
+ * @param fields - `HGETALL` of its hash, flat name/value pairs
+ * @returns the record, or `null` for an empty hash
  */
-export function decodeSubscription(id: string, json: string): SubscriptionRecord {
-  const { e, p, a, c } = JSON.parse(json) as { e: string; p: string; a: string; c: number };
-  return { id, endpoint: e, keys: { p256dh: p, auth: a }, createdAt: c };
+export function decodeSubscription(id: string, fields: string[]): SubscriptionRecord | null {
+  const hash = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    hash.set(fields[i] as string, fields[i + 1] as string);
+  }
+  const endpoint = hash.get('e');
+  if (endpoint === undefined) return null;
+  return {
+    id,
+    endpoint,
+    keys: { p256dh: hash.get('p') ?? '', auth: hash.get('a') ?? '' },
+    createdAt: Number(hash.get('c') ?? 0),
+    expiresAt: Number(hash.get('x') ?? 0),
+  };
 }

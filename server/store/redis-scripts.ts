@@ -6,47 +6,99 @@ import { defineScript } from './redis-script.js';
  * and are written back with `%d`, so that large integers never turn into `1e+15`.
  */
 
-/** KEYS: endpoint. ARGV: expected id ('' = none), new id. Points the endpoint at a new id when it is still unset or at `expected`. Returns 1, or 0 when another id won. */
-export const claimEndpoint = defineScript(
-  'claimEndpoint',
-  1,
+/**
+ * Extends a subscription's keys to `until` (never shortens), from inside a script whose KEYS are
+ * pointer, record and set (in that order, at `base`).
+ */
+const EXTEND = (base: number, until: string, id: string) => `
+if tonumber(redis.call('HGET', KEYS[${base + 1}], 'x') or '0') < tonumber(${until}) then
+  redis.call('HSET', KEYS[${base + 1}], 'x', ${until})
+  redis.call('PEXPIREAT', KEYS[${base + 1}], ${until})
+  redis.call('PEXPIREAT', KEYS[${base + 2}], ${until})
+  if redis.call('GET', KEYS[${base}]) == ${id} then redis.call('PEXPIREAT', KEYS[${base}], ${until}) end
+end`;
+
+/**
+ * KEYS: endpoint pointer, current record, current set, new record, new set. ARGV: expected
+ * current id ('' = none), new id, p256dh, auth, expiresAt, then the new record's hash fields.
+ *
+ * Saves a push subscription for an endpoint in one step. Returns { 'retry' } when the pointer no
+ * longer names the expected id (another put won: read again); { 'same', record fields } when the
+ * current record has the same keys (it is extended to expiresAt); else stores the new record and
+ * points the endpoint at it, both expiring at expiresAt, deletes the replaced record and its set,
+ * and returns { 'created', ids of the replaced record's registrations }.
+ */
+export const putSubscription = defineScript(
+  'putSubscription',
+  5,
   `local current = redis.call('GET', KEYS[1])
-if current and current ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
+if (current or '') ~= ARGV[1] then return {'retry'} end
+if current then
+  local keys = redis.call('HMGET', KEYS[2], 'p', 'a')
+  if keys[1] == ARGV[3] and keys[2] == ARGV[4] then
+    ${EXTEND(1, 'ARGV[5]', 'current')}
+    return {'same', redis.call('HGETALL', KEYS[2])}
+  end
+end
+redis.call('HSET', KEYS[4], unpack(ARGV, 6))
+redis.call('PEXPIREAT', KEYS[4], ARGV[5])
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[5])
+local replaced = {}
+if current then
+  replaced = redis.call('SMEMBERS', KEYS[3])
+  redis.call('DEL', KEYS[2], KEYS[3])
+end
+return {'created', replaced}`,
+);
+
+/** KEYS: pointer, record, set. ARGV: id, until. Extends the subscription to `until`. */
+export const extendSubscription = defineScript(
+  'extendSubscription',
+  3,
+  `if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+${EXTEND(1, 'ARGV[2]', 'ARGV[1]')}
 return 1`,
 );
 
-/** KEYS: endpoint. ARGV: id. Deletes the endpoint's pointer only if it still points at `id`. */
-export const releaseEndpoint = defineScript(
-  'releaseEndpoint',
-  1,
-  `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1`,
-);
-
-/** KEYS: subscription, its registration set. Deletes both; returns { record JSON or '', registration ids }. */
-export const dropSubscription = defineScript(
-  'dropSubscription',
-  2,
-  `local record = redis.call('GET', KEYS[1])
-local ids = redis.call('SMEMBERS', KEYS[2])
-redis.call('DEL', KEYS[1], KEYS[2])
-return {record or '', ids}`,
+/** KEYS: pointer, record, set. ARGV: id. Returns the record's hash fields (empty when gone). */
+export const readSubscription = defineScript(
+  'readSubscription',
+  3,
+  `return redis.call('HGETALL', KEYS[2])`,
 );
 
 /**
- * KEYS: subscription, its registration set. ARGV: registration id, limit ('' = none).
- * Adds the id to the set if the subscription exists and the set is below the limit.
- * Returns 'added', 'member' (already there), 'full' or 'unknown'.
+ * KEYS: pointer, record, set. ARGV: id. Deletes the subscription: its record, its set, and the
+ * endpoint's pointer if it still names this id. Returns the ids its set held.
+ */
+export const dropSubscription = defineScript(
+  'dropSubscription',
+  3,
+  `local ids = redis.call('SMEMBERS', KEYS[3])
+redis.call('DEL', KEYS[2], KEYS[3])
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return ids`,
+);
+
+/**
+ * KEYS: pointer, record, set. ARGV: id, until, limit, then registration ids.
+ * Adds the ids to the subscription's set, all or none: 'unknown' when the subscription does not
+ * exist, 'full' when the set would hold more than `limit`; else adds them, extends the
+ * subscription to `until`, and returns { 'added', ids that were not members yet }.
  */
 export const attachToSubscription = defineScript(
   'attachToSubscription',
-  2,
-  `if redis.call('EXISTS', KEYS[1]) == 0 then return 'unknown' end
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'member' end
-if ARGV[2] ~= '' and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[2]) then return 'full' end
-redis.call('SADD', KEYS[2], ARGV[1])
-return 'added'`,
+  3,
+  `if redis.call('EXISTS', KEYS[2]) == 0 then return {'unknown'} end
+local arriving = {}
+for i = 4, #ARGV do
+  if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0 then table.insert(arriving, ARGV[i]) end
+end
+if redis.call('SCARD', KEYS[3]) + #arriving > tonumber(ARGV[3]) then return {'full'} end
+if #arriving > 0 then redis.call('SADD', KEYS[3], unpack(arriving)) end
+redis.call('PEXPIREAT', KEYS[3], redis.call('HGET', KEYS[2], 'x'))
+${EXTEND(1, 'ARGV[2]', 'ARGV[1]')}
+return {'added', arriving}`,
 );
 
 /** KEYS: tab set. ARGV: registration id, limit. Returns 'added', 'member' or 'full'. */
@@ -79,10 +131,11 @@ return {fields, redis.call('GET', KEYS[2]) or ''}`,
 );
 
 /**
- * KEYS: registration hash, data, log. ARGV: tab id, acked seq, expiresAt, subscription id to move
- * to ('' = stay). Renews the tab's registration: sets the expiry, moves the ack forward (never past
- * seq) and drops acknowledged messages. Returns { previous subscription id if moved else '', hash
- * fields, data }, or nil when the registration is gone or not this tab's.
+ * KEYS: registration hash, data, log. ARGV: tab id, acked seq, expiresAt, hidden ('1' hold,
+ * '0' release, '' keep). Renews the tab's registration: sets the expiry, moves the ack forward
+ * (never past seq), drops acknowledged messages and holds or releases its pushes (a background
+ * registration is never held). Returns { hash fields, data }, or nil when the registration is gone
+ * or not this tab's.
  */
 export const renewRegistration = defineScript(
   'renewRegistration',
@@ -98,30 +151,42 @@ end
 local first = seq - redis.call('LLEN', KEYS[3]) + 1
 if acked >= first then redis.call('LTRIM', KEYS[3], acked - first + 1, -1) end
 redis.call('HSET', KEYS[1], 'x', ARGV[3])
-local previous = ''
-if ARGV[4] ~= '' then
-  local current = redis.call('HGET', KEYS[1], 's')
-  if current ~= ARGV[4] then
-    previous = current
-    redis.call('HSET', KEYS[1], 's', ARGV[4])
-  end
+if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[1], 'b') == 0 then
+  redis.call('HSET', KEYS[1], 'h', '1')
+elseif ARGV[4] == '0' then
+  redis.call('HDEL', KEYS[1], 'h')
 end
-return {previous, redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or ''}`,
+return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or ''}`,
 );
 
 /**
- * KEYS: registration hash, data, log. ARGV: subscription id ('' = any). Deletes them, unless the
- * registration is on another subscription than the one given (it moved: not this deletion's).
- * Returns { tab id, subscription id }, or nil when nothing was deleted.
+ * KEYS: registration hash, data. ARGV: tab id ('' = any), subscription id ('' = the stream),
+ * expected current subscription id (only with tab ''; '' = any). Sets where the registration is
+ * delivered. Returns { previous subscription id or '', hash fields, data }, or nil when the
+ * registration is gone, not this tab's, or no longer on the expected subscription.
+ */
+export const setDelivery = defineScript(
+  'setDelivery',
+  2,
+  `local owner = redis.call('HMGET', KEYS[1], 't', 's')
+if not owner[1] then return false end
+if ARGV[1] ~= '' and owner[1] ~= ARGV[1] then return false end
+if ARGV[3] ~= '' and owner[2] ~= ARGV[3] then return false end
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 's') else redis.call('HSET', KEYS[1], 's', ARGV[2]) end
+return {owner[2] or '', redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or ''}`,
+);
+
+/**
+ * KEYS: registration hash, data, log. Deletes them. Returns { tab id, subscription id or '' },
+ * or nil when nothing was deleted.
  */
 export const deleteRegistration = defineScript(
   'deleteRegistration',
   3,
   `local owner = redis.call('HMGET', KEYS[1], 't', 's')
-if owner[1] and ARGV[1] ~= '' and owner[2] ~= ARGV[1] then return false end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 if not owner[1] then return false end
-return {owner[1], owner[2]}`,
+return {owner[1], owner[2] or ''}`,
 );
 
 /**

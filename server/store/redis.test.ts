@@ -20,7 +20,9 @@ import type { RegistrationRecord, Store } from './types.js';
 // ioredis's own slot function (a dependency of ioredis, without type declarations).
 const calculateSlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
 
-const NOW = 1_700_000_000_000;
+// Push subscriptions expire by Redis TTLs: real times.
+const NOW = Date.now();
+const TTL = 60_000;
 const KEEP_ALL = { messageTtlMs: 3_600_000, maxMessages: 1000 };
 const LIMITS = { maxPerTab: 50, maxPerSubscription: 200 };
 
@@ -28,6 +30,8 @@ const redis = new Redis(REDIS_URL);
 let cluster: TestCluster;
 let clusterClient: RedisClient;
 const prefixes = new Map<Store, { client: RedisClient; prefix: string }>();
+
+const peers = new Map<Store, Store>();
 
 function makeStore(client: () => RedisClient) {
   return async () => {
@@ -38,7 +42,19 @@ function makeStore(client: () => RedisClient) {
   };
 }
 
+/** A second store on the same Redis and prefix: another server instance. */
+async function makePeer(store: Store) {
+  const entry = prefixes.get(store);
+  if (!entry) throw new Error('unknown store');
+  const peer = createRedisStore({ redis: entry.client, prefix: entry.prefix });
+  peers.set(store, peer);
+  return peer;
+}
+
 async function cleanup(store: Store) {
+  await peers.get(store)?.close?.();
+  peers.delete(store);
+  await store.close?.();
   const entry = prefixes.get(store);
   if (entry) await deleteKeysWithPrefix(entry.client, entry.prefix);
   prefixes.delete(store);
@@ -59,18 +75,22 @@ describeStoreContract(
   'redis',
   makeStore(() => redis),
   cleanup,
+  makePeer,
 );
 describeStoreContract(
   'redis cluster',
   makeStore(() => clusterClient),
   cleanup,
+  makePeer,
 );
 
-function registration(subscriptionId: string, overrides: Partial<RegistrationRecord> = {}) {
+function registration(subscriptionId: string | null, overrides: Partial<RegistrationRecord> = {}) {
   return {
     id: randomId(),
     tabId: randomId(),
     subscriptionId,
+    held: false,
+    background: false,
     operationKey: '7',
     query: 'subscription OnStock($id: ID!) { stock(productId: $id) { id count } }',
     operationName: 'OnStock',
@@ -111,6 +131,7 @@ describe('createRedisStore', () => {
       { endpoint: `https://push.example/${randomId()}`, keys: { p256dh: 'BKey', auth: 'Auth' } },
       randomId(),
       NOW,
+      TTL,
     );
 
   beforeAll(() => {
@@ -140,11 +161,13 @@ describe('createRedisStore', () => {
       endpoint: `https://push.example/${randomId()}`,
       keys: { p256dh: 'a', auth: 'b' },
     };
-    const first = await store.putSubscription(data, randomId(), NOW);
+    const first = await store.putSubscription(data, randomId(), NOW, TTL);
+    const same = await store.putSubscription(data, randomId(), NOW, TTL);
     const second = await store.putSubscription(
       { ...data, keys: { p256dh: 'c', auth: 'd' } },
       randomId(),
       NOW,
+      TTL,
     );
     const other = await subscribe(store);
     const reg = registration(second.id);
@@ -157,8 +180,13 @@ describe('createRedisStore', () => {
     await store.getMessages(reg.id, 0, 10);
     const token = await store.acquireLease(reg.id, 'a', 1000, NOW);
     await store.releaseLease(reg.id, 'a');
-    await store.renew(reg.tabId, [{ registrationId: reg.id, ackedSeq: 1 }], NOW + 10, other.id);
+    await store.renew(reg.tabId, [{ registrationId: reg.id, ackedSeq: 1 }], NOW + 10, {
+      hidden: true,
+    });
+    await store.move(reg.tabId, [reg.id], other.id, 9);
+    await store.move(reg.tabId, [reg.id], null, 9);
     await store.getRegistration(reg.id);
+    await store.getSubscription(other.id);
     await store.takeExpired(NOW + 10);
     const expiring = registration(other.id, { expiresAt: NOW + 5 });
     await store.createRegistration(expiring, LIMITS);
@@ -167,6 +195,7 @@ describe('createRedisStore', () => {
     await store.deleteSubscription(other.id);
 
     expect(token).toBe(1);
+    expect(same.id).toBe(first.id);
     expect(first.id).not.toBe(second.id);
     const all = Object.values(scripts) as RedisScript[];
     expect(new Set(calls.map((call) => call.sha))).toEqual(
@@ -246,25 +275,37 @@ describe('createRedisStore', () => {
     const taken = await store.takeExpired(NOW + 200);
 
     expect(taken.map((record) => record.id)).toEqual([reg.id]);
-    // Only the push subscription (record and endpoint pointer) remains.
-    expect(await keysWithPrefix(redis, prefix)).toEqual(
+    // Only the push subscription (pointer and record, its set now empty), each with a TTL.
+    const left = await keysWithPrefix(redis, prefix);
+    expect(left).toEqual(
       [
-        `${prefix}:{s:${subscription.id}}`,
-        expect.stringMatching(new RegExp(`^${prefix}:\\{e:`)),
+        `${prefix}:{e:${subscription.id.slice(0, 22)}}`,
+        `${prefix}:{e:${subscription.id.slice(0, 22)}}:${subscription.id}`,
       ].sort(),
     );
+    for (const key of left) expect(await redis.pttl(key)).toBeGreaterThan(0);
   });
 
-  it('leaves no key at all after deleting the subscription', async () => {
+  it('gives every push subscription key a TTL, and leaves none of them after deleting it', async () => {
     const store = open();
     const subscription = await subscribe(store);
+    const regs = [];
     for (let n = 0; n < 3; n++) {
       const reg = registration(subscription.id);
       await store.createRegistration(reg, LIMITS);
       await store.appendMessage(reg.id, next(reg, n), KEEP_ALL);
+      regs.push(reg);
     }
+    const tagged = (await keysWithPrefix(redis, prefix)).filter((key) => key.includes('{e:'));
+    expect(tagged).toHaveLength(3);
+    for (const key of tagged) expect(await redis.pttl(key)).toBeGreaterThan(0);
+
     expect(await store.deleteSubscription(subscription.id)).toHaveLength(3);
-    expect(await keysWithPrefix(redis, prefix)).toEqual([]);
+
+    expect((await keysWithPrefix(redis, prefix)).filter((key) => key.includes('{e:'))).toEqual([]);
+    for (const reg of regs) {
+      expect((await store.getRegistration(reg.id))?.subscriptionId).toBeNull();
+    }
   });
 
   it('keeps exactly maxPerSubscription registrations under concurrent inserts from many tabs', async () => {
@@ -283,7 +324,9 @@ describe('createRedisStore', () => {
       results.filter((result) => !result.ok && result.reason === 'subscription-limit'),
     ).toHaveLength(7);
     expect(await store.listBySubscription(subscription.id)).toHaveLength(5);
-    expect(await redis.scard(`${prefix}:{s:${subscription.id}}:r`)).toBe(5);
+    expect(
+      await redis.scard(`${prefix}:{e:${subscription.id.slice(0, 22)}}:${subscription.id}:r`),
+    ).toBe(5);
   });
 
   it('does not register on a subscription that is deleted at the same time', async () => {
@@ -296,12 +339,15 @@ describe('createRedisStore', () => {
         store.deleteSubscription(subscription.id),
       ]);
       const stored = await store.getRegistration(reg.id);
-      // Either the registration went in first and was deleted with the subscription, or it was
-      // refused; never does it survive its subscription.
-      expect(stored).toBeNull();
-      expect(created.ok ? deleted : []).toEqual(created.ok ? [reg.id] : []);
+      // Either the registration went in first and was put on the stream with the subscription's
+      // end, or it was refused; never does it point at a deleted subscription.
+      if (created.ok) {
+        expect(stored?.subscriptionId).toBeNull();
+        expect(deleted.map((record) => record.id)).toEqual([reg.id]);
+      } else {
+        expect(stored).toBeNull();
+      }
     }
-    expect(await keysWithPrefix(redis, prefix)).toEqual([]);
   });
 
   it('gives the same subscription to concurrent puts of one endpoint', async () => {
@@ -311,10 +357,10 @@ describe('createRedisStore', () => {
       keys: { p256dh: 'k', auth: 'a' },
     };
     const records = await Promise.all(
-      Array.from({ length: 8 }, () => store.putSubscription(data, randomId(), NOW)),
+      Array.from({ length: 8 }, () => store.putSubscription(data, randomId(), NOW, TTL)),
     );
     expect(new Set(records.map((record) => record.id)).size).toBe(1);
-    // The losers' records were removed: one record and one endpoint pointer.
+    // One record and one endpoint pointer: the compare-and-set let one put win.
     expect(await keysWithPrefix(redis, prefix)).toHaveLength(2);
   });
 

@@ -3,11 +3,16 @@
  * (single node or Cluster), shared by every server instance.
  *
  * Layout (`p` = prefix; see redis-keys.ts and redis-records.ts):
- * - `p:{r:<id>}` hash of a registration's changing fields (seq, expiry, ack, cursor, lease and
- *   its fencing counter), `p:{r:<id>}:d` its fixed fields as JSON, `p:{r:<id>}:l` its message
- *   log (a list, oldest first; the first entry's seq is `seq - length + 1`, so no index is kept);
- * - `p:{s:<id>}` a push subscription as JSON, `p:{s:<id>}:r` the set of its registrations;
- * - `p:{e:<digest>}` endpoint → subscription id; `p:{t:<tab>}` the set of a tab's registrations;
+ * - `p:{r:<id>}` hash of a registration's changing fields (seq, expiry, ack, delivery, held,
+ *   cursor, lease and its fencing counter), `p:{r:<id>}:d` its fixed fields as JSON,
+ *   `p:{r:<id>}:l` its message log (a list, oldest first; the first entry's seq is
+ *   `seq - length + 1`, so no index is kept);
+ * - `p:{e:<digest>}` the id of an endpoint's push subscription, `p:{e:<digest>}:<id>` the
+ *   subscription's hash, `p:{e:<digest>}:<id>:r` the set of its registrations. A subscription id
+ *   starts with its endpoint's digest, so all three are one slot, found from the id. They expire
+ *   with a Redis TTL: every registration created, renewed or moved onto the subscription extends
+ *   them to its own expiry, so an unused subscription is gone a registration TTL after its last use;
+ * - `p:{t:<tab>}` the set of a tab's registrations, `p:{t:<tab>}:w` the tab's signal channel;
  * - `p:expiry` a sorted set of registration ids by `expiresAt`;
  * - `p:leases` a sorted set of registration ids by lease end (0 when released or never taken):
  *   where `listUnowned` looks. It is a hint: the hash holds the lease (`lo`, `le`, `lt`), and
@@ -23,7 +28,6 @@
  *
  * `build(seq)` runs in Node, so the append is optimistic: build for the seq we believe is next
  * and let the script refuse with the real seq when another append got there first, then rebuild.
- * The alternative, a template the script fills in, would need Lua to edit JSON the caller owns.
  * The last seq seen per registration is cached, so the usual append (one owner appending in order)
  * is one round trip.
  *
@@ -36,12 +40,13 @@
  *   subscription still lists it: a `deleteSubscription` that ran in between is detected and the
  *   new registration removed. A concurrent insert that is later undone can make another insert see
  *   a full set: refusals err on the safe side.
- * - renew moving to another push subscription adds to the new set first, switches the
- *   registration's field, then removes from the old set (undoing the add when the registration
- *   is gone). The expiry set is written after the registration.
- * - deleteSubscription removes the subscription and its set in one script, then deletes each
- *   registration; putSubscription writes the new record with a short TTL, claims the endpoint with
- *   compare-and-set, persists the record, then deletes the replaced subscription.
+ * - move checks the registrations, adds them to the new subscription's set in one all-or-nothing
+ *   script (within its limit), switches each registration's delivery, then removes each from its
+ *   old set.
+ * - deleteSubscription removes the subscription and its set in one script, then puts each of its
+ *   registrations on the stream (only if it is still on that subscription).
+ * - putSubscription reads the endpoint's pointer and then runs one compare-and-set script that
+ *   either extends the same subscription or writes the new one and drops the replaced one.
  * - takeExpired ranges the expiry set, then per registration runs a script that deletes it only if
  *   it is still expired (a renewal in between wins) and returns the record, then cleans the sets.
  * Index entries can briefly name a registration that does not exist (being created or deleted);
@@ -59,9 +64,11 @@ import {
 } from './redis-records.js';
 import { type RedisClient, runScript } from './redis-script.js';
 import * as scripts from './redis-scripts.js';
+import { createRedisSignals } from './redis-signals.js';
 import type {
   AppendResult,
   CreateRegistrationResult,
+  MoveResult,
   RegistrationRecord,
   Store,
   SubscriptionRecord,
@@ -91,8 +98,6 @@ export interface RedisStoreError extends Error {
   code: 'STORE_CONFLICT';
 }
 
-/** How long a new subscription record lives before its endpoint claim makes it permanent. */
-const PENDING_SUBSCRIPTION_MS = 60_000;
 /** Expired registrations handled per round of `takeExpired`. */
 const EXPIRY_BATCH = 500;
 /** Registrations whose last seq is remembered for one-round-trip appends. */
@@ -118,10 +123,13 @@ const wholeNumber = (value: number): number =>
  *
  * @param options - the client (or URL), key prefix and clock; see {@link RedisStoreOptions}
  * @returns the store
- * @remarks Works on a single node and on Redis Cluster: every script's keys share a hash tag.
- * Needs Redis ≥ 6.2. Registrations leave no key behind once deleted or taken by `takeExpired`
- * (run it periodically: keys have no Redis TTL, so that expired records can still be returned).
- * The file header explains how multi-key operations stay consistent.
+ * @remarks Works on a single node and on Redis Cluster: every script's keys share a hash tag;
+ * for sharded pub/sub on a Cluster, create the ioredis `Cluster` with `shardedSubscribers: true`.
+ * Needs Redis ≥ 6.2 (7 for sharded pub/sub). Registrations leave no key behind once deleted or
+ * taken by `takeExpired` (run it periodically: their keys have no Redis TTL, so that expired
+ * records can still be returned); push subscriptions expire by TTL. The file header explains how
+ * multi-key operations stay consistent. Signals use one more connection, opened on the first
+ * `listen`.
  * @example
  * ```ts
  * const store = createRedisStore({ redis: new Redis(process.env.REDIS_URL) });
@@ -136,6 +144,7 @@ export function createRedisStore({
   const redis: RedisClient = typeof client === 'string' ? new Redis(client) : client;
   const keys = createRedisKeys(prefix);
   const lastSeq = new Map<string, number>();
+  const signals = createRedisSignals({ redis, channel: keys.tabChannel });
 
   const rememberSeq = (id: string, seq: number): void => {
     lastSeq.delete(id);
@@ -157,23 +166,24 @@ export function createRedisStore({
   };
 
   /** Removes every trace of a registration, whether or not its hash exists (undoing a create). */
-  const purge = async (id: string, tabId: string, subscriptionId: string): Promise<void> => {
+  const purge = async (id: string, tabId: string, subscriptionId: string | null): Promise<void> => {
     lastSeq.delete(id);
     await Promise.all([
-      runScript(redis, scripts.deleteRegistration, keys.registrationKeys(id), ['']),
-      redis.srem(keys.tab(tabId), id),
-      redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
-      redis.zrem(keys.expiry, id),
-      redis.zrem(keys.leases, id),
+      runScript(redis, scripts.deleteRegistration, keys.registrationKeys(id), []),
+      unindex(id, tabId, subscriptionId),
     ]);
   };
 
   /** Drops the index entries of a registration whose keys a script just deleted. */
-  const unindex = async (id: string, tabId: string, subscriptionId: string): Promise<void> => {
+  const unindex = async (
+    id: string,
+    tabId: string,
+    subscriptionId: string | null,
+  ): Promise<void> => {
     lastSeq.delete(id);
     await Promise.all([
       redis.srem(keys.tab(tabId), id),
-      redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
+      subscriptionId && redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
       redis.zrem(keys.expiry, id),
       redis.zrem(keys.leases, id),
     ]);
@@ -187,79 +197,119 @@ export function createRedisStore({
       .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   };
 
-  /** Deletes a registration (only if it is on `subscriptionId`, when given). */
-  const deleteRegistration = async (id: string, subscriptionId = ''): Promise<boolean> => {
-    const owner = (await runScript(redis, scripts.deleteRegistration, keys.registrationKeys(id), [
-      subscriptionId,
-    ])) as [string, string] | null;
+  const deleteRegistration = async (id: string): Promise<boolean> => {
+    const owner = (await runScript(
+      redis,
+      scripts.deleteRegistration,
+      keys.registrationKeys(id),
+      [],
+    )) as [string, string] | null;
     if (!owner) return false;
-    await unindex(id, owner[0], owner[1]);
+    await unindex(id, owner[0], owner[1] || null);
     return true;
   };
 
-  const deleteSubscription = async (id: string): Promise<string[]> => {
-    const [json, ids] = (await runScript(
+  /**
+   * Sets where a registration is delivered.
+   * @returns the previous subscription id ('' for the stream) and the record, or null when it is
+   * gone, not `tabId`'s, or (with `expected`) no longer on that subscription
+   */
+  const setDelivery = async (
+    id: string,
+    subscriptionId: string | null,
+    { tabId = '', expected = '' }: { tabId?: string; expected?: string },
+  ): Promise<{ previous: string; record: RegistrationRecord } | null> => {
+    const reply = (await runScript(
       redis,
-      scripts.dropSubscription,
-      [keys.subscription(id), keys.subscriptionRegistrations(id)],
-      [],
-    )) as [string, string[]];
-    const deleted = await Promise.all(
-      ids.map((registrationId) => deleteRegistration(registrationId, id)),
+      scripts.setDelivery,
+      keys.registrationKeys(id).slice(0, 2),
+      [tabId, subscriptionId ?? '', expected],
+    )) as [string, string[], string] | null;
+    if (!reply) return null;
+    return { previous: reply[0], record: decodeRegistration(id, reply[1], reply[2]) };
+  };
+
+  /** Puts the registrations a dropped subscription had on the stream; returns them. */
+  const detachAll = async (subscriptionId: string, ids: string[]) => {
+    const detached = await Promise.all(
+      ids.map((id) => setDelivery(id, null, { expected: subscriptionId })),
     );
-    if (json) {
-      const { endpoint } = decodeSubscription(id, json);
-      await runScript(redis, scripts.releaseEndpoint, [keys.endpoint(endpoint)], [id]);
-    }
-    return ids.filter((_, i) => deleted[i]);
+    return detached.flatMap((entry) => (entry ? [entry.record] : []));
+  };
+
+  const deleteSubscription = async (id: string): Promise<RegistrationRecord[]> => {
+    const ids = (await runScript(redis, scripts.dropSubscription, keys.subscriptionKeys(id), [
+      id,
+    ])) as string[];
+    return detachAll(id, ids);
   };
 
   const getSubscription = async (id: string): Promise<SubscriptionRecord | null> => {
-    const json = await redis.get(keys.subscription(id));
-    return json ? decodeSubscription(id, json) : null;
+    const fields = (await runScript(redis, scripts.readSubscription, keys.subscriptionKeys(id), [
+      id,
+    ])) as string[];
+    return decodeSubscription(id, fields);
   };
 
+  /** Adds registrations to a subscription's set within its limit, and extends it to `until`. */
+  const attach = async (
+    subscriptionId: string,
+    ids: string[],
+    until: number,
+    limit: number,
+  ): Promise<{ ok: true; added: string[] } | { ok: false; reason: 'unknown' | 'full' }> => {
+    const reply = (await runScript(
+      redis,
+      scripts.attachToSubscription,
+      keys.subscriptionKeys(subscriptionId),
+      [subscriptionId, until, limit, ...ids],
+    )) as ['added', string[]] | ['unknown'] | ['full'];
+    return reply[0] === 'added' ? { ok: true, added: reply[1] } : { ok: false, reason: reply[0] };
+  };
+
+  const extendSubscription = (id: string, until: number) =>
+    runScript(redis, scripts.extendSubscription, keys.subscriptionKeys(id), [id, until]);
+
   return {
-    async putSubscription(data: PushSubscriptionData, newId: string, createdAt: number) {
-      const endpointKey = keys.endpoint(data.endpoint);
+    async putSubscription(data: PushSubscriptionData, newId: string, createdAt: number, ttlMs) {
+      const digest = keys.endpointDigest(data.endpoint);
+      // The id starts with the endpoint's digest: the subscription's keys are one slot.
+      const id = `${digest}${newId}`;
+      const expiresAt = createdAt + ttlMs;
       const record: SubscriptionRecord = {
-        id: newId,
+        id,
         endpoint: data.endpoint,
         keys: { p256dh: data.keys.p256dh, auth: data.keys.auth },
         createdAt,
+        expiresAt,
       };
+      const pointer = keys.endpoint(digest);
       for (let attempt = 0; attempt < MAX_PUT_ATTEMPTS; attempt++) {
-        const currentId = await redis.get(endpointKey);
-        const current = currentId === null ? null : await getSubscription(currentId);
-        if (
-          current &&
-          current.endpoint === data.endpoint &&
-          current.keys.p256dh === data.keys.p256dh &&
-          current.keys.auth === data.keys.auth
-        ) {
-          return current;
-        }
-        // Written with a TTL first: if this process dies before the endpoint points here, the
-        // record disappears on its own instead of lingering unreachable.
-        await redis.set(
-          keys.subscription(newId),
-          encodeSubscription(record),
-          'PX',
-          PENDING_SUBSCRIPTION_MS,
-        );
-        const claimed = await runScript(
+        const current = await redis.get(pointer);
+        const [, currentRecord, currentSet] = keys.subscriptionKeys(current ?? id);
+        const [, newRecord, newSet] = keys.subscriptionKeys(id);
+        const reply = (await runScript(
           redis,
-          scripts.claimEndpoint,
-          [endpointKey],
-          [currentId ?? '', newId],
-        );
-        if (claimed === 1) {
-          await redis.persist(keys.subscription(newId));
+          scripts.putSubscription,
+          [pointer, currentRecord, currentSet, newRecord, newSet],
+          [
+            current ?? '',
+            id,
+            data.keys.p256dh,
+            data.keys.auth,
+            expiresAt,
+            ...encodeSubscription(record),
+          ],
+        )) as ['retry'] | ['same', string[]] | ['created', string[]];
+        if (reply[0] === 'same' && current !== null) {
+          const same = decodeSubscription(current, reply[1]);
+          if (same) return same;
+        }
+        if (reply[0] === 'created') {
           // New keys mean a new browser-side subscription: what was sent to the old keys is lost.
-          if (currentId !== null && currentId !== newId) await deleteSubscription(currentId);
+          if (current !== null && reply[1].length > 0) await detachAll(current, reply[1]);
           return record;
         }
-        await redis.del(keys.subscription(newId));
       }
       throw conflict(
         `putSubscription kept losing races for one endpoint (${MAX_PUT_ATTEMPTS} tries)`,
@@ -271,28 +321,27 @@ export function createRedisStore({
 
     async createRegistration(record, limits): Promise<CreateRegistrationResult> {
       const { id, tabId, subscriptionId } = record;
-      const subscriptionKeys = [
-        keys.subscription(subscriptionId),
-        keys.subscriptionRegistrations(subscriptionId),
-      ];
-      const [onSubscription, onTab] = (await Promise.all([
-        runScript(redis, scripts.attachToSubscription, subscriptionKeys, [
-          id,
-          limits.maxPerSubscription,
-        ]),
-        runScript(redis, scripts.attachToTab, [keys.tab(tabId)], [id, limits.maxPerTab]),
-      ])) as [string, string];
+      const [onSubscription, onTab] = await Promise.all([
+        subscriptionId === null
+          ? null
+          : attach(subscriptionId, [id], record.expiresAt, limits.maxPerSubscription),
+        runScript(redis, scripts.attachToTab, [keys.tab(tabId)], [id, limits.maxPerTab]) as Promise<
+          'added' | 'member' | 'full'
+        >,
+      ]);
       const refusal: CreateRegistrationResult | null =
-        onSubscription === 'unknown'
+        onSubscription?.ok === false && onSubscription.reason === 'unknown'
           ? { ok: false, reason: 'unknown-subscription' }
           : onTab === 'full'
             ? { ok: false, reason: 'tab-limit' }
-            : onSubscription === 'full'
+            : onSubscription?.ok === false
               ? { ok: false, reason: 'subscription-limit' }
               : null;
       if (refusal) {
         await Promise.all([
-          onSubscription === 'added' && redis.srem(subscriptionKeys[1] as string, id),
+          onSubscription?.ok &&
+            subscriptionId &&
+            redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
           onTab === 'added' && redis.srem(keys.tab(tabId), id),
         ]);
         return refusal;
@@ -307,7 +356,9 @@ export function createRedisStore({
           redis.zadd(keys.expiry, record.expiresAt, id),
           // Unowned until a lease is taken: if the creating instance dies first, another adopts.
           redis.zadd(keys.leases, 0, id),
-          redis.sismember(subscriptionKeys[1] as string, id),
+          subscriptionId === null
+            ? 1
+            : redis.sismember(keys.subscriptionRegistrations(subscriptionId), id),
         ]);
         if (listed === 1) {
           rememberSeq(id, record.seq);
@@ -332,7 +383,7 @@ export function createRedisStore({
         (record) => record.subscriptionId === subscriptionId,
       ),
 
-    async renew(tabId, acks, expiresAt, subscriptionId) {
+    async renew(tabId, acks, expiresAt, { hidden } = {}) {
       // Later acks of the same id win only when larger, as if applied one after another.
       const ackById = new Map<string, number>();
       for (const { registrationId, ackedSeq } of acks) {
@@ -341,36 +392,18 @@ export function createRedisStore({
           Math.max(ackById.get(registrationId) ?? 0, wholeNumber(ackedSeq)),
         );
       }
+      const hold = hidden === undefined ? '' : hidden ? '1' : '0';
       const results = await Promise.all(
         [...ackById].map(async ([id, ackedSeq]): Promise<RegistrationRecord | null> => {
-          let moveTo = '';
-          let added = false;
-          if (subscriptionId !== undefined) {
-            const attached = (await runScript(
-              redis,
-              scripts.attachToSubscription,
-              [keys.subscription(subscriptionId), keys.subscriptionRegistrations(subscriptionId)],
-              [id, ''],
-            )) as string;
-            if (attached !== 'unknown') moveTo = subscriptionId;
-            added = attached === 'added';
-          }
           const reply = (await runScript(
             redis,
             scripts.renewRegistration,
             keys.registrationKeys(id),
-            [tabId, ackedSeq, expiresAt, moveTo],
-          )) as [string, string[], string] | null;
-          const previous = reply?.[0] ?? '';
-          if (added && !reply) {
-            await redis.srem(keys.subscriptionRegistrations(moveTo), id);
-          }
+            [tabId, ackedSeq, expiresAt, hold],
+          )) as [string[], string] | null;
           if (!reply) return null;
-          await Promise.all([
-            redis.zadd(keys.expiry, expiresAt, id),
-            previous && redis.srem(keys.subscriptionRegistrations(previous), id),
-          ]);
-          return decodeRegistration(id, reply[1], reply[2]);
+          await redis.zadd(keys.expiry, expiresAt, id);
+          return decodeRegistration(id, reply[0], reply[1]);
         }),
       );
       const renewed: RegistrationRecord[] = [];
@@ -380,7 +413,55 @@ export function createRedisStore({
         if (record) renewed.push(record);
         else gone.push(id);
       });
+      // The push subscriptions in use live as long as the registrations on them.
+      const used = new Set(renewed.flatMap((record) => record.subscriptionId ?? []));
+      await Promise.all([...used].map((id) => extendSubscription(id, expiresAt)));
       return { renewed, gone };
+    },
+
+    async move(tabId, registrationIds, subscriptionId, maxPerSubscription): Promise<MoveResult> {
+      const ids = [...new Set(registrationIds)];
+      const records = await Promise.all(ids.map(readRecord));
+      const mine = records.filter(
+        (record): record is RegistrationRecord => record !== null && record.tabId === tabId,
+      );
+      const gone = ids.filter((id) => !mine.some((record) => record.id === id));
+      if (subscriptionId !== null) {
+        const arriving = mine.filter((record) => record.subscriptionId !== subscriptionId);
+        const until = Math.max(0, ...mine.map((record) => record.expiresAt));
+        const attached = await attach(
+          subscriptionId,
+          arriving.map((record) => record.id),
+          until,
+          maxPerSubscription,
+        );
+        if (!attached.ok) {
+          return {
+            ok: false,
+            reason: attached.reason === 'unknown' ? 'unknown-subscription' : 'subscription-limit',
+          };
+        }
+      }
+      const moved: RegistrationRecord[] = [];
+      await Promise.all(
+        mine.map(async (record) => {
+          const switched = await setDelivery(record.id, subscriptionId, { tabId });
+          if (!switched) {
+            // Deleted meanwhile: take it off the set it was just added to.
+            if (subscriptionId !== null) {
+              await redis.srem(keys.subscriptionRegistrations(subscriptionId), record.id);
+            }
+            gone.push(record.id);
+            return;
+          }
+          const { previous } = switched;
+          if (previous !== '' && previous !== subscriptionId) {
+            await redis.srem(keys.subscriptionRegistrations(previous), record.id);
+          }
+          moved.push(switched.record);
+        }),
+      );
+      return { ok: true, moved, gone };
     },
 
     deleteRegistration: (id) => deleteRegistration(id),
@@ -529,7 +610,11 @@ export function createRedisStore({
       return unowned;
     },
 
+    signal: (tabId, message) => signals.signal(tabId, message),
+    listen: (tabId, listener) => signals.listen(tabId, listener),
+
     async close() {
+      await signals.close();
       if (ownsClient) await redis.quit();
     },
   };

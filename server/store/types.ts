@@ -2,7 +2,8 @@ import type { Envelope, PushSubscriptionData } from '../../protocol/index.js';
 
 /**
  * A browser's push subscription as the server keeps it. One per endpoint; every tab of the
- * origin shares it.
+ * origin shares it. It lives while registrations use it: each one created, renewed or moved onto
+ * it extends it to that registration's expiry; unused, it expires then.
  */
 export interface SubscriptionRecord {
   /** Random id (≥ 128 bits) handed to the browser; the endpoint itself never leaves the server. */
@@ -10,14 +11,27 @@ export interface SubscriptionRecord {
   endpoint: string;
   keys: PushSubscriptionData['keys'];
   createdAt: number;
+  /** Epoch ms after which it is gone unless a registration uses it again. */
+  expiresAt: number;
 }
 
-/** A subscription operation one tab runs, delivered to one push subscription. */
+/**
+ * A subscription operation one tab runs, delivered by Web Push to one push subscription, or over
+ * the tab's stream when it has none.
+ */
 export interface RegistrationRecord {
   /** Random id (≥ 128 bits). */
   id: string;
   tabId: string;
-  subscriptionId: string;
+  /** The push subscription it is delivered to; `null`: the tab's stream delivers it. */
+  subscriptionId: string | null;
+  /**
+   * True while its tab is hidden and it is not a background registration: its messages are
+   * logged but not pushed (browsers punish pushes that reach no visible page).
+   */
+  held: boolean;
+  /** Pushed even while its tab is hidden: the app's service worker shows a notification. */
+  background: boolean;
   /** The client's operation key, kept for logs and debugging. */
   operationKey: string;
   /** The GraphQL document as sent. */
@@ -44,6 +58,9 @@ export interface RegistrationRecord {
   cursor: string | null;
 }
 
+/** What {@link Store.listen} listeners get when signals may have been lost meanwhile. */
+export const SIGNALS_RESUMED = '*';
+
 /** Why a registration could not be created. */
 export type CreateRegistrationResult =
   | { ok: true }
@@ -54,6 +71,18 @@ export interface RegistrationLimits {
   maxPerTab: number;
   maxPerSubscription: number;
 }
+
+/** Result of {@link Store.move}. */
+export type MoveResult =
+  | {
+      ok: true;
+      /** The tab's registrations now delivered where asked (already there included). */
+      moved: RegistrationRecord[];
+      /** Ids that do not exist or are not this tab's. */
+      gone: string[];
+    }
+  /** Nothing moved: the push subscription is unknown, or would hold more than its limit. */
+  | { ok: false; reason: 'unknown-subscription' | 'subscription-limit' };
 
 /** Result of {@link Store.appendMessage}. */
 export type AppendResult =
@@ -95,19 +124,27 @@ export interface RetentionOptions {
 export interface Store {
   /**
    * Saves a push subscription. Idempotent per endpoint: the same endpoint and keys give the same
-   * id; the same endpoint with new keys replaces the record under a new id (the old id and its
-   * registrations are gone).
+   * id (and extend it to `now + ttlMs`); the same endpoint with new keys replaces the record under
+   * a new id (the old id is gone; its registrations go over the stream).
    */
   putSubscription(
     data: PushSubscriptionData,
     newId: string,
     now: number,
+    ttlMs: number,
   ): Promise<SubscriptionRecord>;
   getSubscription(id: string): Promise<SubscriptionRecord | null>;
-  /** Deletes a push subscription and every registration on it; returns their ids. */
-  deleteSubscription(id: string): Promise<string[]>;
+  /**
+   * Deletes a push subscription (the push service answered 404/410, or the browser gave it up).
+   * Its registrations stay, delivered over their tabs' streams from now on.
+   * @returns the registrations it had, now with `subscriptionId: null`
+   */
+  deleteSubscription(id: string): Promise<RegistrationRecord[]>;
 
-  /** Inserts a registration if its subscription exists and the limits allow it. */
+  /**
+   * Inserts a registration if the limits allow it and, when it names a push subscription, that
+   * subscription exists (it is extended to the registration's expiry).
+   */
   createRegistration(
     record: RegistrationRecord,
     limits: RegistrationLimits,
@@ -118,19 +155,35 @@ export interface Store {
   /** Registrations on a push subscription. */
   listBySubscription(subscriptionId: string): Promise<RegistrationRecord[]>;
   /**
-   * Extends the expiry of the tab's registrations, records acknowledgements (dropping acked
-   * messages from the log) and, with `subscriptionId`, moves them to that push subscription.
-   * Ids that are not this tab's, or do not exist, come back in `gone`.
+   * Extends the expiry of the tab's registrations (and of the push subscriptions they are on),
+   * records acknowledgements (dropping acked messages from the log) and, with `hidden`, holds or
+   * releases their pushes (`held`; background registrations are never held). Ids that are not
+   * this tab's, or do not exist, come back in `gone`.
    */
   renew(
     tabId: string,
     acks: { registrationId: string; ackedSeq: number }[],
     expiresAt: number,
-    subscriptionId?: string,
+    options?: { hidden?: boolean },
   ): Promise<{ renewed: RegistrationRecord[]; gone: string[] }>;
+  /**
+   * Delivers the tab's listed registrations to a push subscription, or (`null`) over the stream.
+   * All or nothing: refused when the subscription is unknown or would hold more than
+   * `maxPerSubscription` registrations. The subscription is extended to the latest expiry of
+   * the registrations moved onto it.
+   */
+  move(
+    tabId: string,
+    registrationIds: string[],
+    subscriptionId: string | null,
+    maxPerSubscription: number,
+  ): Promise<MoveResult>;
   /** Deletes a registration and its message log. Returns false if it did not exist. */
   deleteRegistration(id: string): Promise<boolean>;
-  /** Deletes and returns registrations whose `expiresAt` is at or before `now`. */
+  /**
+   * Deletes and returns registrations whose `expiresAt` is at or before `now`; also deletes push
+   * subscriptions that expired unused.
+   */
   takeExpired(now: number): Promise<RegistrationRecord[]>;
 
   /**
@@ -166,6 +219,21 @@ export interface Store {
    * to adopt them (`acquireLease` decides which instance wins each).
    */
   listUnowned(now: number, limit: number): Promise<string[]>;
+
+  /**
+   * Sends a short message to whoever {@link Store.listen}s on `tabId`, on any instance sharing
+   * the store: how an append wakes the tab's stream wherever it is held. Best effort: a message
+   * can be lost (a listener's connection was down); listeners catch up on the next one, and the
+   * link's renewals find anything missed.
+   */
+  signal(tabId: string, message: string): Promise<void>;
+  /**
+   * Listens to the signals of one tab. Costs no connection per tab: one per store at most.
+   * `listener` is also called with {@link SIGNALS_RESUMED} after the signal connection came
+   * back, when messages may have been lost.
+   * @returns a function that stops listening
+   */
+  listen(tabId: string, listener: (message: string) => void): () => void;
 
   /** Closes connections the store opened itself. */
   close?(): Promise<void>;
