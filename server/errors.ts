@@ -1,6 +1,11 @@
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
-import { ERROR_STATUS, type ErrorCode, type ErrorResponse } from '../protocol/index.js';
+import {
+  ERROR_STATUS,
+  type ErrorCode,
+  type ErrorResponse,
+  isProtocolError,
+} from '../protocol/index.js';
 
 /**
  * Builds the GraphQL error for a refusal: `extensions.code` for clients to branch on and
@@ -18,9 +23,11 @@ export function createWebPushError(code: ErrorCode, message: string): GraphQLErr
 /**
  * Reads the protocol error code of a value thrown by route handlers or hooks.
  * @param error - anything thrown
- * @returns the code when `error` came from {@link createWebPushError}, else `null`
+ * @returns the code when `error` came from {@link createWebPushError} or is a protocol
+ * validator's `ProtocolError`, else `null`
  */
 export function webPushErrorCode(error: unknown): ErrorCode | null {
+  if (isProtocolError(error)) return error.code;
   if (typeof error !== 'object' || error === null) return null;
   const extensions = (error as { extensions?: { code?: unknown } }).extensions;
   const code = extensions?.code;
@@ -35,4 +42,15 @@ export function webPushErrorCode(error: unknown): ErrorCode | null {
  */
 export function errorBody(code: ErrorCode, message: string): ErrorResponse {
   return { errors: [{ message, extensions: { code } }] };
+}
+
+/**
+ * The GraphQL error for a refusal thrown as a protocol validator's `ProtocolError`, or the error
+ * itself when it already is one of ours.
+ * @param error - a value {@link webPushErrorCode} knows
+ * @returns a GraphQL error with the code and status
+ */
+export function asWebPushError(error: unknown): GraphQLError {
+  if (isProtocolError(error)) return createWebPushError(error.code, error.message);
+  return error as GraphQLError;
 }

@@ -16,7 +16,6 @@ export {
   type ReplayablePubSub,
   runWithEventCursor,
 } from './pubsub/index.js';
-export type { UnregisterResponse } from './routes/unregister.js';
 export { createMemoryStore } from './store/memory.js';
 export { createRedisStore, type RedisStoreError, type RedisStoreOptions } from './store/redis.js';
 export type {
@@ -29,5 +28,4 @@ export type {
   Store,
   SubscriptionRecord,
 } from './store/types.js';
-export type { UnregisterBody } from './validate.js';
 export { generateVapidKeys, type VapidOptions } from './vapid.js';

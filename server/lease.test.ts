@@ -12,12 +12,15 @@ async function setup() {
   const subscription = await store.putSubscription(
     { endpoint: 'http://127.0.0.1:9999/push/1', keys: createBrowserKeys() },
     'S'.repeat(32),
-    NOW,
+    Date.now(),
+    60_000,
   );
   const record: RegistrationRecord = {
     id: 'R'.repeat(32),
     tabId: 'T'.repeat(22),
     subscriptionId: subscription.id,
+    held: false,
+    background: false,
     operationKey: '1',
     query: 'subscription { n }',
     operationName: null,

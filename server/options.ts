@@ -94,10 +94,41 @@ export interface WebPushOptions {
    */
   maxRetainedMessages?: number;
   /**
+   * Send each registration's pushes with a `Topic` (RFC 8030 section 5.4), so that a newer push
+   * replaces an undelivered older one and a push service holds at most one per registration for
+   * an offline browser (Mozilla's autopush drops a browser with ~150 stored messages; the log
+   * holds every message anyway, and the tab fetches what a replaced push carried).
+   * @defaultValue `true`
+   */
+  pushTopics?: boolean;
+  /**
    * How often expired registrations are collected and their server-side subscriptions closed.
    * @defaultValue `1000`
    */
   sweepIntervalMs?: number;
+  /**
+   * How often an open stream (`GET …/push/stream`) carries a heartbeat, so that proxies keep it
+   * open and a client notices a dead one.
+   * @defaultValue `15_000`
+   */
+  streamHeartbeatMs?: number;
+  /**
+   * Streams this instance holds open at most; past it a new stream is refused with 503
+   * `WEB_PUSH_OVER_CAPACITY` and `Retry-After`, and the client tries again (maybe elsewhere).
+   * @defaultValue `10_000`
+   */
+  maxStreams?: number;
+  /**
+   * Streams one tab may hold open on this instance; a newer one ends the oldest (`replaced`).
+   * @defaultValue `2`
+   */
+  maxStreamsPerTab?: number;
+  /**
+   * A stream is ended after about this long (±10 %) with `reconnect`, and the client resumes at
+   * once, maybe on another instance: new instances of a scaled-out service get their share.
+   * @defaultValue `600_000` (10 minutes)
+   */
+  streamMaxAgeMs?: number;
   /**
    * This server instance's id: the owner named in the leases it takes. Unique per process.
    * @defaultValue a random id
@@ -182,7 +213,12 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     keepHeaders = ['authorization', 'cookie'],
     messageTtlMs = 86_400_000,
     maxRetainedMessages = 1000,
+    pushTopics = true,
     sweepIntervalMs = 1000,
+    streamHeartbeatMs = 15_000,
+    maxStreams = 10_000,
+    maxStreamsPerTab = 2,
+    streamMaxAgeMs = 600_000,
     instanceId = randomId(),
     leaseTtlMs = 5_000,
     adoptIntervalMs = Math.max(1, Math.floor(leaseTtlMs / 5)),
@@ -203,6 +239,10 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     messageTtlMs,
     maxRetainedMessages,
     sweepIntervalMs,
+    streamHeartbeatMs,
+    maxStreams,
+    maxStreamsPerTab,
+    streamMaxAgeMs,
     leaseTtlMs,
     adoptIntervalMs,
   };
@@ -233,7 +273,12 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     keepHeaders: keepHeaders.map((name) => name.toLowerCase()),
     messageTtlMs,
     maxRetainedMessages,
+    pushTopics,
     sweepIntervalMs,
+    streamHeartbeatMs,
+    maxStreams,
+    maxStreamsPerTab,
+    streamMaxAgeMs,
     instanceId,
     leaseTtlMs,
     adoptIntervalMs,

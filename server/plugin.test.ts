@@ -62,6 +62,7 @@ describe('useWebPush: config and subscriptions', () => {
         registrationTtlMs: 30_000,
         renewIntervalMs: 10_000,
         maxPayloadBytes: 2000,
+        streamHeartbeatMs: 15_000,
       },
     });
   });
@@ -131,6 +132,8 @@ describe('useWebPush: registration and delivery', () => {
       id: registrationId,
       tabId,
       subscriptionId,
+      held: false,
+      background: false,
       operationKey: '42',
       query: SUBSCRIPTION,
       operationName: null,
@@ -158,10 +161,29 @@ describe('useWebPush: registration and delivery', () => {
       next(registrationId, tabId, 2, stock('p1', 4)),
       next(registrationId, tabId, 3, stock('p1', 3)),
     ]);
+    const topic = s().sender.sent[0]?.options.topic;
     for (const message of s().sender.sent) {
       expect(message.target).toEqual({ endpoint: data.endpoint, keys: data.keys });
-      expect(message.options).toEqual({ ttlSeconds: 86_400 });
+      // No longer than the registration lives (60 s), one topic per registration.
+      expect(message.options.ttlSeconds).toBeGreaterThanOrEqual(58);
+      expect(message.options.ttlSeconds).toBeLessThanOrEqual(60);
+      expect(message.options.topic).toBe(topic);
     }
+    // The topic reveals nothing of the registration id, a secret.
+    expect(topic).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(topic).not.toContain(registrationId.slice(0, 8));
+  });
+
+  it('gives each registration its own topic, so a newer push replaces only its own', async () => {
+    server = createTestServer();
+    const { subscriptionId } = await s().subscribe();
+    const a = await s().registered(subscriptionId, newTabId(), SUBSCRIPTION, { p: 'p1' });
+    const b = await s().registered(subscriptionId, newTabId(), SUBSCRIPTION, { p: 'p1' });
+    s().publish({ id: 'p1', stock: 1 });
+    await waitFor(() => expect(s().sender.sent).toHaveLength(2));
+    const topicOf = (registrationId: string) =>
+      s().sender.sent.find((m) => m.envelope.reg === registrationId)?.options.topic;
+    expect(topicOf(a.registrationId)).not.toBe(topicOf(b.registrationId));
   });
 
   it('gives two registrations their own streams and sequences', async () => {
@@ -275,7 +297,7 @@ describe('useWebPush: registration and delivery', () => {
     ]);
   });
 
-  it('deletes a gone push subscription with its registrations and closes their streams', async () => {
+  it('deletes a gone push subscription; its registrations go on, logged for the stream', async () => {
     server = createTestServer();
     s().sender.answer(() => ({ ok: false, reason: 'gone', status: 410, attempts: 1 }));
     const { subscriptionId } = await s().subscribe();
@@ -284,11 +306,26 @@ describe('useWebPush: registration and delivery', () => {
 
     s().publish({ id: 'p1', stock: 1 });
 
-    await waitFor(() => expect(s().inventory.counters.returned.get('p2')).toBe(1));
-    expect(s().inventory.counters.returned.get('p1')).toBe(1);
-    expect(await s().store.getSubscription(subscriptionId)).toBeNull();
-    expect(await s().store.getRegistration(a.registrationId)).toBeNull();
-    expect(await s().store.getRegistration(b.registrationId)).toBeNull();
+    await waitFor(async () => expect(await s().store.getSubscription(subscriptionId)).toBeNull());
+    for (const { registrationId } of [a, b]) {
+      expect(await s().store.getRegistration(registrationId)).toMatchObject({
+        subscriptionId: null,
+        done: false,
+      });
+    }
+    expect(s().inventory.counters.returned.get('p1')).toBeUndefined();
+    // Later events are logged, not pushed: the tab reads them from its stream.
+    s().sender.sent.length = 0;
+    s().publish({ id: 'p1', stock: 2 });
+    await waitFor(async () =>
+      expect((await s().store.getRegistration(a.registrationId))?.seq).toBe(2),
+    );
+    expect(s().sender.sent).toEqual([]);
+    const renewed = await s().call('POST', '/push/renew', {
+      tabId: a.tabId,
+      registrations: [{ registrationId: a.registrationId, ackedSeq: 0 }],
+    });
+    expect(renewed.body.streamed).toEqual([a.registrationId]);
   });
 
   it('ends with a complete envelope when the source stream ends', async () => {
@@ -427,22 +464,57 @@ describe('useWebPush: lifetime of registrations', () => {
     expect(messages.body.lastSeq).toBe(3);
   });
 
-  it('renew with a new subscription id moves the tab’s registrations to it', async () => {
+  it('move puts the tab’s registrations on a new push subscription', async () => {
     server = createTestServer();
     const old = await s().subscribe();
     const replacement = await s().subscribe();
     const { registrationId, tabId } = await s().registered(old.subscriptionId);
 
-    const answer = await s().call('POST', '/push/renew', {
+    const answer = await s().call('POST', '/push/move', {
       tabId,
       subscriptionId: replacement.subscriptionId,
-      registrations: [{ registrationId, ackedSeq: 0 }],
+      registrationIds: [registrationId],
     });
-    expect(answer.status).toBe(200);
+    expect(answer).toMatchObject({ status: 200, body: { moved: [registrationId], gone: [] } });
     s().publish({ id: 'p1', stock: 9 });
 
     await waitFor(() => expect(s().sender.sent).toHaveLength(1));
     expect(s().sender.sent[0]?.target.endpoint).toBe(replacement.data.endpoint);
+  });
+
+  it('holds the pushes of a hidden tab’s data-only registration, and keeps pushing a background one', async () => {
+    server = createTestServer();
+    const { subscriptionId } = await s().subscribe();
+    const tabId = newTabId();
+    const data = await s().registered(subscriptionId, tabId);
+    const background = await s().register(
+      { subscriptionId, tabId, operationKey: '2', background: true },
+      SUBSCRIPTION,
+      { p: 'p1' },
+    );
+    const backgroundId = background.body.extensions.webPush.registrationId as string;
+    const registrations = [data.registrationId, backgroundId].map((registrationId) => ({
+      registrationId,
+      ackedSeq: 0,
+    }));
+    await s().call('POST', '/push/renew', { tabId, registrations, hidden: true });
+
+    s().publish({ id: 'p1', stock: 4 });
+
+    await waitFor(() => expect(s().sender.sent).toHaveLength(1));
+    expect(s().sender.sent[0]?.envelope.reg).toBe(backgroundId);
+    // Logged all the same: the tab fetches it when it shows again.
+    expect((await s().store.getMessages(data.registrationId, 0, 10)).map((e) => e.seq)).toEqual([
+      1,
+    ]);
+    await s().call('POST', '/push/renew', { tabId, registrations, hidden: false });
+    s().publish({ id: 'p1', stock: 5 });
+    await waitFor(() => expect(s().sender.sent).toHaveLength(3));
+    expect(
+      s()
+        .envelopesOf(data.registrationId)
+        .map((e) => e.seq),
+    ).toEqual([2]);
   });
 
   it('unregister removes the tab’s registrations at once and closes their streams', async () => {

@@ -1,7 +1,12 @@
-import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin, processRegularResult, type YogaLogger } from 'graphql-yoga';
-import { ErrorCode, EXTENSION_KEY, REGISTRATION_HEADER } from '../protocol/index.js';
-import { createWebPushError, webPushErrorCode } from './errors.js';
+import {
+  ErrorCode,
+  EXTENSION_KEY,
+  parseRegistrationExtension,
+  REGISTRATION_HEADER,
+} from '../protocol/index.js';
+import { asWebPushError, createWebPushError, webPushErrorCode } from './errors.js';
 import { type ObservedCursor, observeCursor } from './event-cursor.js';
 import { createRequestGuard, mediaTypeOf } from './guard.js';
 import { createInstance } from './instance.js';
@@ -14,9 +19,13 @@ import type { RouteContext } from './routes/context.js';
 import { handleRoute, ROUTE_PREFIX } from './routes/index.js';
 import { createResponder } from './routes/respond.js';
 import { createRunner } from './runner.js';
-import { checkVariables, parseRegistrationExtension } from './validate.js';
+import { createStreamHub, type StreamHub } from './stream/hub.js';
+import { goneSignal } from './stream/signals.js';
+import { checkVariables } from './validate.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+type StreamHubOptionsFetch = { ReadableStream: typeof ReadableStream; Response: typeof Response };
 const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json';
 
 /**
@@ -73,6 +82,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
     },
     maxPayloadBytes: resolved.maxPayloadBytes,
     ttlSeconds: Math.floor(resolved.messageTtlMs / 1000),
+    topics: resolved.pushTopics,
     logger,
   });
   const instance = createInstance({
@@ -95,6 +105,18 @@ export function useWebPush(options: WebPushOptions): Plugin {
     registrationTtlMs: resolved.registrationTtlMs,
     keepHeaders: resolved.keepHeaders,
   });
+  const makeHub = (fetchAPI: StreamHubOptionsFetch): StreamHub =>
+    createStreamHub({
+      store,
+      heartbeatMs: resolved.streamHeartbeatMs,
+      maxStreams: resolved.maxStreams,
+      maxStreamsPerTab: resolved.maxStreamsPerTab,
+      maxAgeMs: resolved.streamMaxAgeMs,
+      fetchAPI,
+      logger,
+    });
+  // Replaced by one on Yoga's fetch API once Yoga starts.
+  let hub = makeHub({ ReadableStream, Response });
   const routes: RouteContext = {
     options: resolved,
     store,
@@ -102,6 +124,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
     checkEndpoint: (endpoint) => policy.check(endpoint),
     guard,
     respond: createResponder(Response),
+    streams: () => hub,
     logger,
     now: Date.now,
   };
@@ -119,7 +142,13 @@ export function useWebPush(options: WebPushOptions): Plugin {
     sweeping = true;
     try {
       const expired = await store.takeExpired(Date.now());
-      await Promise.all(expired.map((record) => runner.stopRegistration(record.id)));
+      await Promise.all(
+        expired.map(async (record) => {
+          await runner.stopRegistration(record.id);
+          // A stream still open for it says so, and ends once its tab has none left.
+          await store.signal(record.tabId, goneSignal(record.id));
+        }),
+      );
     } catch (error) {
       logger.error('graphql-web-push: sweeping expired registrations failed', error);
     } finally {
@@ -132,6 +161,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
       graphqlEndpoint = yoga.graphqlEndpoint.replace(/\/$/, '');
       yogaLogger = yoga.logger;
       routes.respond = createResponder(yoga.fetchAPI.Response);
+      if (hub.size === 0) hub = makeHub(yoga.fetchAPI);
       sweeper ??= setInterval(() => void sweep(), resolved.sweepIntervalMs);
       // Expiry sweeping alone must not keep the process alive.
       sweeper.unref();
@@ -206,7 +236,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
           maxDepth: resolved.maxVariablesDepth,
         });
       } catch (error) {
-        setResult({ errors: [error as GraphQLError] });
+        setResult({ errors: [asWebPushError(error)] });
       }
     },
 
@@ -278,7 +308,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
           });
           return;
         }
-        setResult({ errors: [error as GraphQLError] });
+        setResult({ errors: [asWebPushError(error)] });
       }
     },
 
@@ -309,6 +339,8 @@ export function useWebPush(options: WebPushOptions): Plugin {
     async onDispose() {
       if (sweeper) clearInterval(sweeper);
       sweeper = undefined;
+      // The clients resume on another instance, from their positions.
+      hub.close();
       await instance.handOver();
       // Closing our sender ends its retries at once; an injected sender's sends are its owner's.
       if (ownsSender) {

@@ -2,12 +2,13 @@ import type { ExecutionResult, GraphQLError } from 'graphql';
 import {
   ErrorCode,
   EXTENSION_KEY,
+  isServerId,
   type RegistrationAck,
   type RegistrationRequestExtension,
 } from '../protocol/index.js';
 import { createWebPushError } from './errors.js';
 import type { ObservedCursor } from './event-cursor.js';
-import { isServerId, randomId } from './ids.js';
+import { randomId } from './ids.js';
 import type { LeaseKeeper } from './lease.js';
 import type { Runner } from './runner.js';
 import type { RegistrationLimits, RegistrationRecord, Store } from './store/types.js';
@@ -108,8 +109,11 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
   return {
     async register({ extension, query, operationName, variables, headers, cursor, ...input }) {
       let { iterator } = input;
+      const subscriptionId = extension.subscriptionId ?? null;
       // A malformed id cannot be one we issued: same answer as an unknown one.
-      if (!isServerId(extension.subscriptionId)) throw REFUSALS['unknown-subscription']();
+      if (subscriptionId !== null && !isServerId(subscriptionId)) {
+        throw REFUSALS['unknown-subscription']();
+      }
       const kept: Record<string, string> = {};
       for (const name of keepHeaders) {
         const value = headers.get(name);
@@ -126,7 +130,10 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       const record: RegistrationRecord = {
         id: randomId(),
         tabId: extension.tabId,
-        subscriptionId: extension.subscriptionId,
+        subscriptionId,
+        // A new registration is pushed at once; a hidden tab says so in its next renewal.
+        held: false,
+        background: extension.background === true,
         operationKey: extension.operationKey,
         query,
         operationName,

@@ -415,12 +415,12 @@ const cases: Case[] = [
     code: ErrorCode.BadRequest,
   },
   {
-    name: 'a renewal moving to an unknown subscription',
+    name: 'a move to an unknown subscription',
     send: () =>
-      call('POST', '/push/renew', {
+      call('POST', '/push/move', {
         tabId: fx.tabId,
         subscriptionId: 'C'.repeat(32),
-        registrations: [{ registrationId: fx.registrationId, ackedSeq: 1 }],
+        registrationIds: [fx.registrationId],
       }),
     status: 404,
     code: ErrorCode.UnknownSubscription,
@@ -644,6 +644,7 @@ describe('a failing store', () => {
         { endpoint: 'http://127.0.0.1:9999/push/2', keys: createBrowserKeys() },
         'F'.repeat(32),
         Date.now(),
+        60_000,
       );
       const registration = await server.register({
         subscriptionId: record.id,

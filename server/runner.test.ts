@@ -59,11 +59,14 @@ async function setup(options: { store?: Store; sender?: RecordingSender } = {}) 
     { endpoint: 'http://127.0.0.1:9999/push/1', keys: createBrowserKeys() },
     'S'.repeat(32),
     Date.now(),
+    60_000,
   );
   const record: RegistrationRecord = {
     id: 'R'.repeat(32),
     tabId: 'T'.repeat(22),
     subscriptionId: subscription.id,
+    held: false,
+    background: false,
     operationKey: '1',
     query: 'subscription { n }',
     operationName: null,

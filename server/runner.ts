@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ExecutionResult } from 'graphql';
 import { maskError, type YogaLogger } from 'graphql-yoga';
 import {
@@ -9,8 +9,9 @@ import {
 } from '../protocol/index.js';
 import { type FormattedResult, formatError, formatResult, isStreamError } from './format.js';
 import { logId } from './ids.js';
-import type { PushSender, PushTarget } from './push/index.js';
+import type { PushSender } from './push/index.js';
 import type { RegistrationRecord, RetentionOptions, Store } from './store/types.js';
+import { appendSignal } from './stream/signals.js';
 
 /** Options of {@link createRunner}. */
 export interface RunnerOptions {
@@ -20,8 +21,16 @@ export interface RunnerOptions {
   retention: RetentionOptions;
   /** Largest plaintext sent inline; larger envelopes go as `ref`. */
   maxPayloadBytes: number;
-  /** TTL of each push message at the push service. */
+  /**
+   * Longest TTL of a push message at the push service; a registration's messages never outlive
+   * it (a message for a registration that expired is of no use).
+   */
   ttlSeconds: number;
+  /**
+   * Send pushes with a per-registration `Topic`.
+   * @defaultValue true
+   */
+  topics?: boolean;
   logger: YogaLogger;
   /**
    * First wait before retrying an append the store refused with an exception.
@@ -97,6 +106,14 @@ const asRef = ({ v, id, tab, reg, seq }: Envelope): Envelope => ({
   type: 'ref',
 });
 
+/**
+ * The `Topic` of a registration's pushes: a newer push replaces an undelivered older one at the
+ * push service, so at most one waits there per registration (autopush drops a browser with ~150
+ * stored messages; the log holds them all anyway). Derived by a hash: the id is a secret.
+ */
+const topicOf = (registrationId: string): string =>
+  createHash('sha256').update(registrationId).digest('base64url').slice(0, 32);
+
 const wait = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -115,10 +132,11 @@ const wait = (ms: number, signal: AbortSignal): Promise<void> =>
  * @param options - store, sender, retention and limits
  * @returns the {@link Runner}
  * @remarks For each result: append to the log (in order per registration: the next result is
- * not read before the append finished), then send without waiting, so sends of one registration
- * may overlap; the link restores their order. A result too big for one push goes as `ref`. A
- * `gone` endpoint deletes the push subscription and stops its registrations; a failed send stays
- * in the log for the tab to fetch.
+ * not read before the append finished), then deliver without waiting, so deliveries of one
+ * registration may overlap; the link restores their order. Delivery is a push, or a signal to the
+ * tab's stream; a result too big for one push goes as `ref`. A `gone` endpoint deletes the push
+ * subscription, and its registrations go on over the stream; a failed send stays in the log for
+ * the tab to fetch.
  */
 export function createRunner(options: RunnerOptions): Runner {
   const {
@@ -127,6 +145,7 @@ export function createRunner(options: RunnerOptions): Runner {
     retention,
     maxPayloadBytes,
     ttlSeconds,
+    topics = true,
     logger,
     retryBaseMs = 100,
     retryMaxMs = 5_000,
@@ -155,36 +174,41 @@ export function createRunner(options: RunnerOptions): Runner {
     if (entry) await stopEntry(entry);
   };
 
-  const targetOf = async (
-    registrationId: string,
-  ): Promise<{ subscriptionId: string; target: PushTarget } | null> => {
-    // Read at send time: a renewal may have moved the registration to another subscription.
-    const registration = await store.getRegistration(registrationId);
-    if (!registration) return null;
+  /**
+   * Delivers an appended envelope the way its registration is reached right now (read at send
+   * time: a tab may have moved it, hidden itself, or lost its push subscription): a signal that
+   * wakes the tab's stream; nothing while a hidden tab holds its pushes (the log has it); or a
+   * push. A push subscription the push service calls gone is deleted, and its registrations go
+   * on over their tabs' streams.
+   */
+  const deliver = async (envelope: Envelope): Promise<void> => {
+    const registration = await store.getRegistration(envelope.reg);
+    if (!registration) return;
+    const wake = () => store.signal(registration.tabId, appendSignal(envelope.reg, envelope.seq));
+    if (registration.subscriptionId === null) return wake();
+    if (registration.held && !registration.background) return;
     const subscription = await store.getSubscription(registration.subscriptionId);
-    if (!subscription) return null;
-    return {
-      subscriptionId: subscription.id,
-      target: { endpoint: subscription.endpoint, keys: subscription.keys },
+    if (!subscription) return wake();
+    const target = { endpoint: subscription.endpoint, keys: subscription.keys };
+    const lifetime = Math.floor((registration.expiresAt - Date.now()) / 1000);
+    const options = {
+      ttlSeconds: Math.max(0, Math.min(ttlSeconds, lifetime)),
+      ...(topics ? { topic: topicOf(registration.id) } : {}),
     };
-  };
-
-  const push = async (envelope: Envelope): Promise<void> => {
-    const found = await targetOf(envelope.reg);
-    if (!found) return;
     const full = encode(envelope);
     const inline = full.byteLength <= maxPayloadBytes;
-    let result = await sender.send(found.target, inline ? full : encode(asRef(envelope)), {
-      ttlSeconds,
-    });
+    let result = await sender.send(target, inline ? full : encode(asRef(envelope)), options);
     if (!result.ok && result.reason === 'too-large' && inline) {
       // The push service's limit is below ours: the tab fetches the payload instead.
-      result = await sender.send(found.target, encode(asRef(envelope)), { ttlSeconds });
+      result = await sender.send(target, encode(asRef(envelope)), options);
     }
     if (result.ok) return;
     if (result.reason === 'gone') {
-      const ids = await store.deleteSubscription(found.subscriptionId);
-      await Promise.all(ids.map(stopRegistration));
+      const detached = await store.deleteSubscription(subscription.id);
+      // A tab that already opened its stream reads on there.
+      await Promise.all(
+        detached.map((record) => store.signal(record.tabId, appendSignal(record.id, record.seq))),
+      );
       return;
     }
     // The message stays in the log; the tab notices the gap and fetches it.
@@ -232,8 +256,8 @@ export function createRunner(options: RunnerOptions): Runner {
           return false;
         }
         track(
-          push(appended.envelope).catch((error) =>
-            logger.error('graphql-web-push: sending a push message failed', error),
+          deliver(appended.envelope).catch((error) =>
+            logger.error('graphql-web-push: delivering a message failed', error),
           ),
           sends,
         );

@@ -11,6 +11,7 @@ export const getConfig: RouteHandler = async ({ options, respond }) => {
     registrationTtlMs: options.registrationTtlMs,
     renewIntervalMs: options.renewIntervalMs,
     maxPayloadBytes: options.maxPayloadBytes,
+    streamHeartbeatMs: options.streamHeartbeatMs,
   };
   return respond.json(body);
 };

@@ -3,6 +3,7 @@ import type { RequestGuard } from '../guard.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Runner } from '../runner.js';
 import type { Store } from '../store/types.js';
+import type { StreamHub } from '../stream/hub.js';
 import type { Responder } from './respond.js';
 
 /** What every route handler may use. */
@@ -15,6 +16,8 @@ export interface RouteContext {
   /** Refuses state changes that are not JSON or come from another site. */
   guard: RequestGuard;
   respond: Responder;
+  /** This instance's open streams (made once Yoga started). */
+  streams(): StreamHub;
   logger: YogaLogger;
   now(): number;
 }

@@ -3,17 +3,24 @@ import { webPushErrorCode } from '../errors.js';
 import { getConfig } from './config.js';
 import type { RouteContext, RouteHandler } from './context.js';
 import { getMessages } from './messages.js';
+import { move } from './move.js';
 import { renew } from './renew.js';
-import { putSubscription } from './subscriptions.js';
+import { stream } from './stream.js';
+import { deleteSubscription, putSubscription } from './subscriptions.js';
 import { unregister } from './unregister.js';
 
 const TABLE: Record<string, Record<string, RouteHandler>> = {
   [ROUTES.config]: { GET: getConfig },
-  [ROUTES.subscriptions]: { PUT: putSubscription },
+  [ROUTES.subscriptions]: { PUT: putSubscription, DELETE: deleteSubscription },
   [ROUTES.renew]: { POST: renew },
+  [ROUTES.move]: { POST: move },
   [ROUTES.messages]: { GET: getMessages },
+  [ROUTES.stream]: { GET: stream },
   [ROUTES.unregister]: { POST: unregister },
 };
+
+/** What a client at a capacity is told to wait (`Retry-After`, seconds). */
+const RETRY_AFTER_SECONDS = '5';
 
 /** The common prefix of every route (`/push`). */
 export const ROUTE_PREFIX = '/push';
@@ -51,6 +58,11 @@ export async function handleRoute(
     return await handler(context, request, url);
   } catch (error) {
     const code = webPushErrorCode(error);
+    if (code === ErrorCode.OverCapacity) {
+      return context.respond.error(code, (error as Error).message, {
+        'retry-after': RETRY_AFTER_SECONDS,
+      });
+    }
     if (code) return context.respond.error(code, (error as Error).message);
     context.logger.error('graphql-web-push: a route failed', error);
     return context.respond.error(ErrorCode.Unavailable, 'Service temporarily unavailable');

@@ -1,7 +1,10 @@
-import { ErrorCode, type MessagesResponse } from '../../protocol/index.js';
+import {
+  ErrorCode,
+  isServerId,
+  type MessagesResponse,
+  parseMessagesQuery,
+} from '../../protocol/index.js';
 import { createWebPushError } from '../errors.js';
-import { isServerId } from '../ids.js';
-import { parseMessagesQuery } from '../validate.js';
 import type { RouteHandler } from './context.js';
 
 /**

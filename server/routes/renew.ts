@@ -1,18 +1,22 @@
-import { ErrorCode, type RenewRequest, type RenewResponse } from '../../protocol/index.js';
+import {
+  ErrorCode,
+  isServerId,
+  parseRenewRequest,
+  type RenewRequest,
+  type RenewResponse,
+} from '../../protocol/index.js';
 import { createWebPushError } from '../errors.js';
-import { isServerId } from '../ids.js';
 import type { RegistrationRecord } from '../store/types.js';
-import { parseRenewRequest } from '../validate.js';
 import { readJsonBody } from './body.js';
 import type { RouteContext, RouteHandler } from './context.js';
 
 /**
  * `POST …/push/renew`: extends the tab's registrations, records how far the tab has read (which
- * trims the logs) and, with `subscriptionId`, moves them to a new push subscription.
- * @returns {@link RenewResponse}; ids that are not this tab's or no longer exist are in `gone`
+ * trims the logs) and, with `hidden`, holds or releases the pushes of its data-only
+ * registrations.
+ * @returns {@link RenewResponse}; ids that are not this tab's or no longer exist are in `gone`,
+ * live ones on no push subscription in `streamed`
  * @throws WEB_PUSH_UNAUTHENTICATED when `authorizeRenewal` refuses: nothing is renewed
- * @throws WEB_PUSH_UNKNOWN_SUBSCRIPTION when `subscriptionId` is given but unknown: nothing is
- * renewed, so the tab puts its subscription again and retries
  */
 export const renew: RouteHandler = async (context, request) => {
   const { options, store, respond } = context;
@@ -20,16 +24,6 @@ export const renew: RouteHandler = async (context, request) => {
     await readJsonBody(request, options.maxBodyBytes),
     options.maxRegistrationsPerTab,
   );
-  if (body.subscriptionId !== undefined) {
-    const known =
-      isServerId(body.subscriptionId) && (await store.getSubscription(body.subscriptionId));
-    if (!known) {
-      throw createWebPushError(
-        ErrorCode.UnknownSubscription,
-        'Unknown push subscription: PUT it again',
-      );
-    }
-  }
   if (options.authorizeRenewal && !(await authorized(context, request, body))) {
     throw createWebPushError(ErrorCode.Unauthenticated, 'Renewal refused: sign in again');
   }
@@ -38,11 +32,12 @@ export const renew: RouteHandler = async (context, request) => {
     body.tabId,
     body.registrations,
     expiresAt,
-    body.subscriptionId,
+    body.hidden === undefined ? {} : { hidden: body.hidden },
   );
   const seqs: Record<string, number> = {};
   for (const record of renewed) seqs[record.id] = record.seq;
-  const response: RenewResponse = { expiresAt, gone, seqs };
+  const streamed = renewed.filter((record) => record.subscriptionId === null).map((r) => r.id);
+  const response: RenewResponse = { expiresAt, gone, seqs, streamed };
   return respond.json(response);
 };
 

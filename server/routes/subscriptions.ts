@@ -1,4 +1,10 @@
-import { ErrorCode, type PutSubscriptionResponse } from '../../protocol/index.js';
+import {
+  type DeleteSubscriptionResponse,
+  ErrorCode,
+  isServerId,
+  type PutSubscriptionResponse,
+  parseDeleteSubscriptionRequest,
+} from '../../protocol/index.js';
 import { createWebPushError } from '../errors.js';
 import { randomId } from '../ids.js';
 import { parsePushSubscription } from '../validate.js';
@@ -9,7 +15,8 @@ import type { RouteHandler } from './context.js';
  * `PUT …/push/subscriptions` with `PushSubscription.toJSON()`: stores the browser's push
  * subscription and returns its id. The same endpoint and keys always give the same id.
  * @returns {@link PutSubscriptionResponse}
- * @remarks The endpoint must be on the allowlist: the server will POST to it.
+ * @remarks The endpoint must be on the allowlist: the server will POST to it. The subscription
+ * lives a registration TTL, and as long as registrations on it live.
  */
 export const putSubscription: RouteHandler = async (context, request) => {
   const { options, store, respond } = context;
@@ -21,7 +28,28 @@ export const putSubscription: RouteHandler = async (context, request) => {
       `Push endpoint not allowed: ${allowed.reason}`,
     );
   }
-  const record = await store.putSubscription(data, randomId(), context.now());
+  const record = await store.putSubscription(
+    data,
+    randomId(),
+    context.now(),
+    options.registrationTtlMs,
+  );
   const body: PutSubscriptionResponse = { subscriptionId: record.id };
+  return respond.json(body);
+};
+
+/**
+ * `DELETE …/push/subscriptions` `{ subscriptionId }`: the browser gave its push subscription up
+ * (the app turned push off). Registrations still on it go over their tabs' streams.
+ * @returns {@link DeleteSubscriptionResponse}; an unknown id is answered `deleted: false`
+ */
+export const deleteSubscription: RouteHandler = async (context, request) => {
+  const { options, store, respond } = context;
+  const { subscriptionId } = parseDeleteSubscriptionRequest(
+    await readJsonBody(request, options.maxBodyBytes),
+  );
+  const existed = isServerId(subscriptionId) && (await store.getSubscription(subscriptionId));
+  if (existed) await store.deleteSubscription(subscriptionId);
+  const body: DeleteSubscriptionResponse = { deleted: Boolean(existed) };
   return respond.json(body);
 };

@@ -1,13 +1,11 @@
-import { isServerId } from '../ids.js';
-import { parseUnregisterRequest } from '../validate.js';
+import {
+  isServerId,
+  parseUnregisterRequest,
+  type UnregisterResponse,
+} from '../../protocol/index.js';
+import { goneSignal } from '../stream/signals.js';
 import { readJsonBody } from './body.js';
 import type { RouteHandler } from './context.js';
-
-/** `POST …/push/unregister` response. */
-export interface UnregisterResponse {
-  /** The tab's registrations this request removed (or, with `graceMs`, set to expire). */
-  unregistered: string[];
-}
 
 /**
  * `POST …/push/unregister` `{ tabId, registrationIds, graceMs? }`: removes the tab's
@@ -28,7 +26,10 @@ export const unregister: RouteHandler = async (context, request) => {
     const record = isServerId(id) ? await store.getRegistration(id) : null;
     if (!record || record.tabId !== body.tabId) continue;
     if (expiresAt === null) {
-      if (await store.deleteRegistration(id)) unregistered.push(id);
+      if (await store.deleteRegistration(id)) {
+        unregistered.push(id);
+        await store.signal(record.tabId, goneSignal(id));
+      }
       await runner.stopRegistration(id);
     } else if (record.expiresAt > expiresAt) {
       // Only ever shortens: a grace must not extend a registration about to expire anyway.
