@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { MESSAGE_SOURCE, type PushSubscriptionData } from '../protocol/index.js';
-import { encodeBase64Url } from './base64url.js';
+import { encodeBase64Url, MESSAGE_SOURCE, type PushSubscriptionData } from '../protocol/index.js';
 import { browserPushTransport, type ServiceWorkerContainerLike } from './browser-transport.js';
 import { LinkErrorCode } from './errors.js';
 

@@ -1,10 +1,11 @@
 import {
+  decodeBase64Url,
   MESSAGE_SOURCE,
+  type PushPermission,
   type PushSubscriptionData,
   type PushTransport,
   type WorkerToClientMessage,
 } from '../protocol/index.js';
-import { decodeBase64Url } from './base64url.js';
 import { createLinkError, LinkErrorCode } from './errors.js';
 
 /** The part of `navigator.serviceWorker` the transport uses. */
@@ -36,7 +37,19 @@ export interface BrowserPushTransportOptions {
    * @defaultValue `navigator.serviceWorker`
    */
   container?: ServiceWorkerContainerLike;
+  /**
+   * Where the notification permission is read and asked for.
+   * @defaultValue `globalThis.Notification`
+   */
+  notification?: Pick<typeof Notification, 'permission' | 'requestPermission'>;
 }
+
+/** `Notification.permission` (or a Permissions API state) as the protocol names it. */
+const toPermission = (state: string | undefined): PushPermission => {
+  if (state === 'granted' || state === 'denied') return state;
+  if (state === 'default' || state === 'prompt') return 'default';
+  return 'unsupported';
+};
 
 const sameBytes = (a: ArrayBuffer | null | undefined, b: Uint8Array): boolean => {
   if (!a || a.byteLength !== b.byteLength) return false;
@@ -76,12 +89,15 @@ const whenActive = async (registration: ServiceWorkerRegistration) => {
  * The {@link PushTransport} of a browser page: a service worker and the Push API.
  * @param options - see {@link BrowserPushTransportOptions}.
  * @returns the transport for `webPushExchange`.
- * @remarks `subscribe` reuses the page's push subscription when it was made with the same
- * VAPID key (every tab of the origin shares it), replaces one made with another key, and
- * otherwise subscribes with `userVisibleOnly: true` (Chrome accepts nothing else). It fails with
- * a `WebPushLinkError` (`WEB_PUSH_LINK_SUBSCRIBE_TIMEOUT`) when the browser does not settle in
- * time. Messages come from the service worker's `postMessage`; `startMessages()` is called so
- * that they flow before `DOMContentLoaded`.
+ * @remarks Nothing here prompts unless the app asks: `permission()` reads
+ * `Notification.permission`, `requestPermission()` (from a click) asks. The service worker is
+ * registered on the first `subscribe`. `subscribe` reuses the page's push subscription when it
+ * was made with the same VAPID key (every tab of the origin shares it), replaces one made with
+ * another key, and otherwise subscribes with `userVisibleOnly: true` (Chrome accepts nothing
+ * else). It fails with a `WebPushLinkError` (`WEB_PUSH_LINK_SUBSCRIBE_TIMEOUT`) when the browser
+ * does not settle in time. Messages come from the service worker's `postMessage`;
+ * `startMessages()` is called so that they flow before `DOMContentLoaded`. A permission revoked
+ * in the browser's settings is reported through `onPermissionChange` (the Permissions API).
  */
 export function browserPushTransport({
   serviceWorkerUrl = '/sw.js',
@@ -89,7 +105,12 @@ export function browserPushTransport({
   registration,
   subscribeTimeoutMs = 10_000,
   container = (globalThis as { navigator?: Partial<Navigator> }).navigator?.serviceWorker,
+  notification = (globalThis as { Notification?: typeof Notification }).Notification,
 }: BrowserPushTransportOptions = {}): PushTransport {
+  // Safari on iOS offers push only to a site on the home screen: no PushManager otherwise.
+  const pushSupported =
+    container !== undefined &&
+    typeof (globalThis as { PushManager?: unknown }).PushManager !== 'undefined';
   let registering: Promise<ServiceWorkerRegistration> | undefined = registration;
 
   const getRegistration = (): Promise<ServiceWorkerRegistration> => {
@@ -110,6 +131,7 @@ export function browserPushTransport({
 
   const subscribeNow = async (applicationServerKey: string): Promise<PushSubscriptionData> => {
     const key = decodeBase64Url(applicationServerKey);
+    if (!key) throw createLinkError(LinkErrorCode.BadResponse, 'the server key is not base64url');
     const ready = await whenActive(await getRegistration());
     if (!ready.pushManager) {
       throw createLinkError(LinkErrorCode.Unsupported, 'this browser has no Push API');
@@ -143,6 +165,37 @@ export function browserPushTransport({
   };
 
   return {
+    async permission() {
+      if (!pushSupported || !notification) return 'unsupported';
+      return toPermission(notification.permission);
+    },
+    async requestPermission() {
+      if (!pushSupported || !notification) return 'unsupported';
+      return toPermission(await notification.requestPermission());
+    },
+    async unsubscribe() {
+      if (!container) return;
+      const ready = await getRegistration();
+      await (await ready.pushManager?.getSubscription())?.unsubscribe();
+    },
+    onPermissionChange(listener) {
+      const permissions = (globalThis as { navigator?: Partial<Navigator> }).navigator?.permissions;
+      let status: PermissionStatus | undefined;
+      let stopped = false;
+      const onChange = () => listener(toPermission(status?.state));
+      permissions
+        ?.query({ name: 'notifications' as PermissionName })
+        .then((found) => {
+          if (stopped) return;
+          status = found;
+          status.addEventListener('change', onChange);
+        })
+        .catch(() => {});
+      return () => {
+        stopped = true;
+        status?.removeEventListener('change', onChange);
+      };
+    },
     subscribe(applicationServerKey) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {

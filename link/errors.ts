@@ -6,12 +6,20 @@ export const LinkErrorCode = {
   Http: 'WEB_PUSH_LINK_HTTP',
   /** The server answered 2xx with a body that is not what the protocol says. */
   BadResponse: 'WEB_PUSH_LINK_BAD_RESPONSE',
-  /** The push transport could not subscribe (permission denied, no service worker, …). */
+  /** The push transport could not subscribe for another reason (no active service worker, …). */
   SubscribeFailed: 'WEB_PUSH_LINK_SUBSCRIBE_FAILED',
   /** `pushManager.subscribe()` did not settle in time (browsers may never settle it). */
   SubscribeTimeout: 'WEB_PUSH_LINK_SUBSCRIBE_TIMEOUT',
-  /** The environment has no service worker or Push API. */
+  /** The environment has no service worker or Push API (or no push transport was given). */
   Unsupported: 'WEB_PUSH_LINK_UNSUPPORTED',
+  /** Notifications are neither granted nor denied: push waits for `enablePush()` from a click. */
+  PermissionDefault: 'WEB_PUSH_LINK_PERMISSION_DEFAULT',
+  /** The person (or the browser's settings) denied notifications: push is not possible. */
+  PermissionDenied: 'WEB_PUSH_LINK_PERMISSION_DENIED',
+  /** The browser's push service could not be reached (offline, blocked, or it refused). */
+  PushServiceUnreachable: 'WEB_PUSH_LINK_PUSH_SERVICE_UNREACHABLE',
+  /** The server refused to deliver to the push subscription (its limits, an unknown one). */
+  PushRefused: 'WEB_PUSH_LINK_PUSH_REFUSED',
   /** The exchange was disposed; it serves no new operations. */
   Disposed: 'WEB_PUSH_LINK_DISPOSED',
 } as const;

@@ -1,47 +1,126 @@
-import { type Exchange, makeOperation, type Operation, type OperationResult } from '@urql/core';
+import {
+  type Exchange,
+  getOperationName,
+  makeErrorResult,
+  makeOperation,
+  makeResult,
+  type Operation,
+  type OperationResult,
+  stringifyDocument,
+} from '@urql/core';
+import type { FormattedExecutionResult, GraphQLError } from 'graphql';
 import { filter, make, merge, mergeMap, pipe, share, takeUntil } from 'wonka';
-import type { WebPushExchangeOptions } from './options.js';
-import { createSession, type WebPushLinkSnapshot } from './session.js';
+import { EXTENSION_KEY, RESYNC_CODE } from '../protocol/index.js';
+import {
+  type ClientMode,
+  createClient,
+  type EnablePushResult,
+  type WebPushClient,
+  type WebPushClientEvents,
+  type WebPushLinkSnapshot,
+} from './client.js';
+import { createLinkError, LinkErrorCode } from './errors.js';
+import type { WebPushExchangeOptions, WebPushOperationContext } from './options.js';
 
-/** An exchange together with the handles to look into it and to stop it. */
+/** An exchange together with its client and the handles apps use. */
 export interface WebPushExchangeHandle {
   /** The urql exchange; put it before `fetchExchange`, after cache exchanges. */
   exchange: Exchange;
-  /**
-   * What the link holds right now: live registrations with their last seq and held envelopes,
-   * envelopes waiting for their registration, dedup memory size.
-   */
+  /** The client under the exchange. */
+  client: WebPushClient;
+  /** How registrations reach the page right now: `push`, `stream`, `connecting` or `offline`. */
+  readonly mode: ClientMode;
+  /** Listens to the client's events (`mode`, `push-error`, `resync`). */
+  on: WebPushClient['on'];
+  /** Moves to Web Push from a click; see `WebPushClient.enablePush`. */
+  enablePush(): Promise<EnablePushResult>;
+  /** Moves back to the stream and drops the push subscription. */
+  disablePush(): Promise<void>;
+  /** What the client holds right now. */
   inspect(): WebPushLinkSnapshot;
-  /**
-   * Renews every registration now, as the timer would: acknowledges what was handed on, and
-   * fills the gaps the server reports from its log unless their pushes arrive within
-   * `gapWaitMs`.
-   */
+  /** Renews every registration now and fills the gaps the server reports. */
   renew(): Promise<void>;
   /** Ends and unregisters every operation and removes listeners and timers. */
   dispose(): void;
 }
 
+const resolve = (init: RequestInit | (() => RequestInit) | undefined) =>
+  typeof init === 'function' ? init() : init;
+
+/** True for the result the client emits when continuity was lost. */
+const isResync = (result: FormattedExecutionResult): boolean =>
+  (result.extensions?.[EXTENSION_KEY] as { code?: unknown } | undefined)?.code === RESYNC_CODE &&
+  result.data === undefined;
+
 /**
- * Creates {@link webPushExchange}'s exchange and returns it with a debugging handle.
- * @param options - see {@link WebPushExchangeOptions}.
- * @returns the exchange, `inspect()`, `renew()` and `dispose()`.
- * @remarks The state lives in the returned object, so use one per `Client`.
+ * The urql result of one of the client's results.
+ * @param operation - the operation it answers
+ * @param result - `{ data?, errors?, extensions? }`
+ * @returns the result; a resync notice becomes a result with no data, no error and the notice in
+ * `extensions`; a result with neither data nor errors becomes an error result instead of
+ * throwing into the stream
+ */
+export function resultOf(operation: Operation, result: FormattedExecutionResult): OperationResult {
+  if (isResync(result)) {
+    return {
+      operation,
+      data: undefined,
+      error: undefined,
+      extensions: result.extensions as Record<string, unknown>,
+      stale: false,
+      hasNext: true,
+    };
+  }
+  try {
+    return makeResult(operation, result as Parameters<typeof makeResult>[1]);
+  } catch (cause) {
+    return makeErrorResult(
+      operation,
+      createLinkError(LinkErrorCode.BadResponse, 'a message carried no result', { cause }),
+    );
+  }
+}
+
+/**
+ * Creates {@link webPushExchange}'s exchange and returns it with its client and handles.
+ * @param options - the client's options (see `WebPushClientOptions`), or `{ client }`
+ * @returns the exchange, the client, `mode`, `on`, `enablePush()`, `inspect()`, `renew()` and
+ * `dispose()`
+ * @remarks The state lives in the client, so use one per urql `Client`.
  * @example
  * ```ts
  * const push = webPushExchangeWithHandle({ url, transport: browserPushTransport() });
  * const client = new Client({ url, exchanges: [cacheExchange, push.exchange, fetchExchange] });
- * console.log(push.inspect().registrations);
+ * button.onclick = () => push.enablePush();
  * ```
  */
 export function webPushExchangeWithHandle(options: WebPushExchangeOptions): WebPushExchangeHandle {
   const { shouldHandle = (operation) => operation.kind === 'subscription' } = options;
-  const session = createSession(options);
+  // urql's per-client fetch and fetchOptions live in each operation's context.
+  let context: Operation['context'] | undefined;
+  const client =
+    'client' in options
+      ? options.client
+      : createClient({
+          ...options,
+          fetch:
+            options.fetch ?? ((input, init) => (context?.fetch ?? globalThis.fetch)(input, init)),
+          fetchOptions: () => {
+            const base = resolve(context?.fetchOptions);
+            const over = resolve(options.fetchOptions);
+            if (!base || !over) return over ?? base ?? {};
+            const headers = new Headers(base.headers);
+            new Headers(over.headers).forEach((value, name) => {
+              headers.set(name, value);
+            });
+            return { ...base, ...over, headers };
+          },
+        });
   const handles = (operation: Operation) =>
     operation.kind !== 'teardown' && shouldHandle(operation);
 
   const exchange: Exchange =
-    ({ forward, client }) =>
+    ({ forward, client: urqlClient }) =>
     (ops$) => {
       const shared$ = share(ops$);
 
@@ -55,23 +134,50 @@ export function webPushExchangeWithHandle(options: WebPushExchangeOptions): WebP
           );
           return pipe(
             make<OperationResult>((observer) => {
+              context = operation.context;
               let ended = false;
-              return session.start(operation, {
-                next(result) {
-                  ended = !result.hasNext;
-                  observer.next(result);
+              const end = () => {
+                // The client ends a subscription's source on a result without `hasNext`; a
+                // bare `complete` has none, so tear the operation down as urql does.
+                if (!ended) {
+                  urqlClient.reexecuteOperation(
+                    makeOperation('teardown', operation, operation.context),
+                  );
+                }
+                observer.complete();
+              };
+              const operationName = getOperationName(operation.query);
+              const webPush = (operation.context as { webPush?: WebPushOperationContext }).webPush;
+              return client.subscribe(
+                {
+                  query: stringifyDocument(operation.query),
+                  variables: (operation.variables as Record<string, unknown>) ?? null,
+                  operationName: operationName ?? null,
+                  extensions: (operation.extensions as Record<string, unknown>) ?? null,
                 },
-                complete() {
-                  // The client ends a subscription's source on a result without `hasNext`;
-                  // a bare `complete` has none, so tear the operation down as urql does.
-                  if (!ended) {
-                    client.reexecuteOperation(
-                      makeOperation('teardown', operation, operation.context),
+                {
+                  next(result) {
+                    observer.next(resultOf(operation, result));
+                  },
+                  error(error) {
+                    ended = true;
+                    observer.next(
+                      Array.isArray(error)
+                        ? {
+                            ...makeResult(operation, { errors: error as GraphQLError[] }),
+                            hasNext: false,
+                          }
+                        : makeErrorResult(operation, error as Error),
                     );
-                  }
-                  observer.complete();
+                    end();
+                  },
+                  complete: end,
                 },
-              });
+                {
+                  key: String(operation.key),
+                  ...(webPush?.background ? { background: true } : {}),
+                },
+              );
             }),
             takeUntil(teardown$),
           );
@@ -89,25 +195,34 @@ export function webPushExchangeWithHandle(options: WebPushExchangeOptions): WebP
 
   return {
     exchange,
-    inspect: session.inspect,
-    renew: session.renew,
-    dispose: session.dispose,
+    client,
+    get mode() {
+      return client.mode;
+    },
+    on: <E extends keyof WebPushClientEvents>(
+      event: E,
+      listener: (value: WebPushClientEvents[E]) => void,
+    ) => client.on(event, listener),
+    enablePush: () => client.enablePush(),
+    disablePush: () => client.disablePush(),
+    inspect: () => client.inspect(),
+    renew: () => client.renew(),
+    dispose: () => client.dispose(),
   };
 }
 
 /**
- * An urql exchange that runs subscription operations over Web Push.
- * @param options - see {@link WebPushExchangeOptions}.
+ * An urql exchange that runs subscription operations over Web Push or the resumable stream.
+ * @param options - the client's options (see `WebPushClientOptions`), or `{ client }`
  * @returns the exchange; put it before `fetchExchange` (and after cache exchanges, so that
- * graphcache's `updates.Subscription` runs for every event).
+ * graphcache's `updates.Subscription` runs for every event)
  * @remarks Each subscription operation becomes a registration on the server (a `POST` to the
  * GraphQL endpoint with `extensions.webPush`), renewed while it runs and unregistered on
- * teardown. Push messages arrive through `options.transport`; the exchange keeps only this
- * tab's, drops duplicates, restores seq order, fetches missing or oversized messages from the
- * server's log and emits one result per event, each exactly once. A reload resumes the tab's
- * registrations from `sessionStorage` without a gap. Other operations are forwarded. Failures
- * become error results (`CombinedError.networkError` is a `WebPushLinkError`); nothing throws
- * into the stream.
+ * teardown. The page is live on the stream at once and moves to push when the permission allows
+ * (see `WebPushClient`). Every event is one urql result, exactly once and in order. Failures
+ * become error results (`CombinedError.networkError` is a `WebPushLinkError`); a resync (continuity
+ * lost and re-established) is a result with no data whose `extensions.webPush.code` is
+ * `WEB_PUSH_RESYNC`. Other operations are forwarded.
  * @example
  * ```ts
  * const client = new Client({

@@ -52,6 +52,7 @@ describe('registration client', () => {
       registrationTtlMs: 1,
       renewIntervalMs: 2,
       maxPayloadBytes: 3,
+      streamHeartbeatMs: 4,
     };
     const { client, fetch } = clientWith(() => answer(200, config));
     expect(await client.config()).toEqual({ ok: true, value: config });
@@ -96,7 +97,7 @@ describe('registration client', () => {
   });
 
   it('tells a registration ack from GraphQL errors', async () => {
-    const ack = { registrationId: 'r1', expiresAt: 5, seq: 0 };
+    const ack = { registrationId: 'R'.repeat(32), expiresAt: 5, seq: 0 };
     const { client, fetch } = clientWith((_, init) =>
       String(init?.body).includes('bad')
         ? answer(400, { errors: [{ message: 'invalid' }] })
@@ -117,6 +118,7 @@ describe('registration client', () => {
     expect(fetch.mock.calls[0]?.[0]).toBe('https://api.example/graphql');
     expect(init?.method).toBe('POST');
     expect(new Headers(init?.headers).get('content-type')).toBe('application/json');
+    expect(new Headers(init?.headers).get('x-graphql-web-push')).toBe('register');
   });
 
   it('reports a registration answer without ack or errors as an error', async () => {

@@ -1,10 +1,19 @@
-import type { ExecutionResult } from '@urql/core';
 import {
   type ConfigResponse,
-  type Envelope,
+  type DeleteSubscriptionResponse,
   EXTENSION_KEY,
-  isEnvelope,
+  isConfigResponse,
+  isDeleteSubscriptionResponse,
+  isMessagesResponse,
+  isMoveResponse,
+  isPutSubscriptionResponse,
+  isRegistrationAck,
+  isRenewResponse,
+  isUnregisterResponse,
+  type MessagesQuery,
   type MessagesResponse,
+  type MoveRequest,
+  type MoveResponse,
   type PushSubscriptionData,
   type PutSubscriptionResponse,
   REGISTRATION_HEADER,
@@ -14,13 +23,9 @@ import {
   type RenewResponse,
   ROUTES,
   type UnregisterRequest,
+  type UnregisterResponse,
 } from '../protocol/index.js';
 import { createLinkError, LinkErrorCode, type LinkResult } from './errors.js';
-
-/** `POST .../unregister` body; with `graceMs` the server only shortens the expiry to it. */
-export interface UnregisterBody extends UnregisterRequest {
-  graceMs?: number;
-}
 
 /** JSON body of a registering `POST {url}`. */
 export interface RegistrationBody {
@@ -30,10 +35,17 @@ export interface RegistrationBody {
   extensions: Record<string, unknown>;
 }
 
+/** A GraphQL result as it travels in JSON. */
+export interface ResultBody {
+  data?: unknown;
+  errors?: unknown[];
+  extensions?: Record<string, unknown>;
+}
+
 /** Answer to a registration: an ack, or GraphQL errors (validation, auth, limits). */
 export type RegisterOutcome =
   | { kind: 'ack'; ack: RegistrationAck }
-  | { kind: 'errors'; result: ExecutionResult; status: number };
+  | { kind: 'errors'; result: ResultBody; status: number };
 
 /** How one request is sent. */
 export interface RequestSettings {
@@ -56,57 +68,26 @@ export interface RegistrationClient {
   routeUrl(route: keyof typeof ROUTES): string;
   config(): Promise<LinkResult<ConfigResponse>>;
   putSubscription(data: PushSubscriptionData): Promise<LinkResult<PutSubscriptionResponse>>;
+  deleteSubscription(subscriptionId: string): Promise<LinkResult<DeleteSubscriptionResponse>>;
   /** Sends the subscription operation to the GraphQL endpoint itself. */
   register(body: RegistrationBody, settings: RequestSettings): Promise<LinkResult<RegisterOutcome>>;
   renew(body: RenewRequest): Promise<LinkResult<RenewResponse>>;
-  messages(query: {
-    tabId: string;
-    registrationId: string;
-    after: number;
-  }): Promise<LinkResult<MessagesResponse>>;
+  move(body: MoveRequest): Promise<LinkResult<MoveResponse>>;
+  messages(query: MessagesQuery): Promise<LinkResult<MessagesResponse>>;
   /**
    * With `keepalive` the request outlives the page (`pagehide`): `fetch(…, { keepalive: true })`,
    * which, unlike `sendBeacon`, can send `application/json`.
    */
-  unregister(body: UnregisterBody, options?: { keepalive?: boolean }): Promise<LinkResult<null>>;
+  unregister(
+    body: UnregisterRequest,
+    options?: { keepalive?: boolean },
+  ): Promise<LinkResult<UnregisterResponse>>;
 }
 
 type Validator<T> = (value: unknown) => value is T;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null;
-
-const isConfig: Validator<ConfigResponse> = (v): v is ConfigResponse =>
-  isObject(v) &&
-  typeof v.applicationServerKey === 'string' &&
-  typeof v.registrationTtlMs === 'number' &&
-  typeof v.renewIntervalMs === 'number' &&
-  typeof v.maxPayloadBytes === 'number';
-
-const isPutResponse: Validator<PutSubscriptionResponse> = (v): v is PutSubscriptionResponse =>
-  isObject(v) && typeof v.subscriptionId === 'string';
-
-const isRenewResponse: Validator<RenewResponse> = (v): v is RenewResponse =>
-  isObject(v) &&
-  typeof v.expiresAt === 'number' &&
-  Array.isArray(v.gone) &&
-  v.gone.every((id) => typeof id === 'string') &&
-  isObject(v.seqs) &&
-  Object.values(v.seqs).every((seq) => typeof seq === 'number');
-
-const isMessagesResponse: Validator<MessagesResponse> = (v): v is MessagesResponse =>
-  isObject(v) &&
-  typeof v.lastSeq === 'number' &&
-  Array.isArray(v.envelopes) &&
-  v.envelopes.every((e: unknown) => isEnvelope(e));
-
-const isAck = (v: unknown): v is RegistrationAck =>
-  isObject(v) &&
-  typeof v.registrationId === 'string' &&
-  typeof v.expiresAt === 'number' &&
-  typeof v.seq === 'number';
-
-const acceptAny = (_: unknown): _ is unknown => true;
 
 /** First `extensions.code` of a GraphQL-over-HTTP error body. */
 const serverCodeOf = (body: unknown): string | undefined => {
@@ -135,7 +116,8 @@ const withJsonHeaders = (
  * @param options - see {@link RegistrationClientOptions}.
  * @returns the client.
  * @remarks Every call resolves: network failures, non-2xx answers and malformed bodies become
- * `{ ok: false, error }` with a {@link LinkErrorCode}, so that callers never need `try`.
+ * `{ ok: false, error }` with a {@link LinkErrorCode}, so that callers never need `try`. Every
+ * answer is checked with the protocol's validators.
  */
 export function createRegistrationClient({
   url,
@@ -221,8 +203,11 @@ export function createRegistrationClient({
 
   return {
     routeUrl,
-    config: () => call(routeUrl('config'), 'GET', undefined, isConfig),
-    putSubscription: (data) => call(routeUrl('subscriptions'), 'PUT', data, isPutResponse),
+    config: () => call(routeUrl('config'), 'GET', undefined, isConfigResponse),
+    putSubscription: (data) =>
+      call(routeUrl('subscriptions'), 'PUT', data, isPutSubscriptionResponse),
+    deleteSubscription: (subscriptionId) =>
+      call(routeUrl('subscriptions'), 'DELETE', { subscriptionId }, isDeleteSubscriptionResponse),
     async register(body, using) {
       const sent = await send(
         base.href,
@@ -235,25 +220,24 @@ export function createRegistrationClient({
       if (!sent.ok) return sent;
       const { status, ok, body: answer } = sent.value;
       if (isObject(answer) && Array.isArray(answer.errors) && answer.errors.length > 0) {
-        return { ok: true, value: { kind: 'errors', result: answer as ExecutionResult, status } };
+        return { ok: true, value: { kind: 'errors', result: answer as ResultBody, status } };
       }
       const ack =
         isObject(answer) && isObject(answer.extensions) && answer.extensions[EXTENSION_KEY];
-      if (ok && isAck(ack)) return { ok: true, value: { kind: 'ack', ack } };
+      if (ok && isRegistrationAck(ack)) return { ok: true, value: { kind: 'ack', ack } };
       return {
         ok: false,
         error: ok
           ? createLinkError(
               LinkErrorCode.BadResponse,
               `registration answer has no ${EXTENSION_KEY} ack`,
-              {
-                status,
-              },
+              { status },
             )
           : createLinkError(LinkErrorCode.Http, `registration answered ${status}`, { status }),
       };
     },
     renew: (body) => call(routeUrl('renew'), 'POST', body, isRenewResponse),
+    move: (body) => call(routeUrl('move'), 'POST', body, isMoveResponse),
     messages({ tabId, registrationId, after }) {
       const target = new URL(routeUrl('messages'));
       target.searchParams.set('tabId', tabId);
@@ -266,8 +250,9 @@ export function createRegistrationClient({
                 ok: true,
                 value: {
                   lastSeq: result.value.lastSeq,
+                  // Only what was asked for: a confused server cannot inject another's messages.
                   envelopes: result.value.envelopes.filter(
-                    (e: Envelope) => e.reg === registrationId && e.tab === tabId,
+                    (e) => e.reg === registrationId && e.tab === tabId,
                   ),
                 },
               }
@@ -275,8 +260,12 @@ export function createRegistrationClient({
       );
     },
     unregister: (body, { keepalive = false } = {}) =>
-      call(routeUrl('unregister'), 'POST', body, acceptAny, keepalive ? { keepalive } : {}).then(
-        (result): LinkResult<null> => (result.ok ? { ok: true, value: null } : result),
+      call(
+        routeUrl('unregister'),
+        'POST',
+        body,
+        isUnregisterResponse,
+        keepalive ? { keepalive } : {},
       ),
   };
 }

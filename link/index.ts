@@ -1,6 +1,7 @@
 /**
- * `graphql-web-push/link`: an urql exchange that runs GraphQL subscriptions over Web Push, and
- * the browser's push transport for it.
+ * `graphql-web-push/link`: the client of GraphQL subscriptions over Web Push and the resumable
+ * stream (`createClient`, shaped like graphql-ws's), its urql exchange, and the browser's push
+ * transport.
  * @packageDocumentation
  */
 
@@ -9,6 +10,15 @@ export {
   browserPushTransport,
   type ServiceWorkerContainerLike,
 } from './browser-transport.js';
+export {
+  type ClientMode,
+  createClient,
+  type EnablePushResult,
+  type WebPushClient,
+  type WebPushClientEvents,
+  type WebPushClientOptions,
+  type WebPushLinkSnapshot,
+} from './client.js';
 export {
   createLinkError,
   isLinkError,
@@ -20,7 +30,12 @@ export {
   webPushExchange,
   webPushExchangeWithHandle,
 } from './exchange.js';
-export type { WebPushExchangeOptions } from './options.js';
-export type { RegistrationSnapshot, WebPushLinkSnapshot } from './session.js';
+export type {
+  RegistrationSnapshot,
+  SubscribeOptions,
+  WebPushRequest,
+  WebPushSink,
+} from './operations.js';
+export type { WebPushExchangeOptions, WebPushOperationContext } from './options.js';
 export type { LinkStorage } from './storage.js';
 export { TAB_STORAGE_KEY } from './tab.js';

@@ -7,7 +7,7 @@ import {
   type Envelope,
   MESSAGE_SOURCE,
   type PushSubscriptionData,
-  parseEnvelope,
+  parsePushPayload,
   type WorkerToClientMessage,
 } from '../protocol/index.js';
 import type {
@@ -102,9 +102,9 @@ const toData = (subscription: WorkerPushSubscription | null): PushSubscriptionDa
  * @param self - the service worker's global scope (`self`).
  * @param options - see {@link HandlePushMessagesOptions}.
  * @returns a function that removes the listeners.
- * @remarks On `push`, an envelope is posted as `{ source: MESSAGE_SOURCE, kind: 'envelope',
- * envelope }` to every window client, controlled or not (the first page load is not
- * controlled); anything else goes to `onPush`. On `pushsubscriptionchange`, the new
+ * @remarks On `push`, each envelope (one, or each of a batch) is posted as
+ * `{ source: MESSAGE_SOURCE, kind: 'envelope', envelope }` to every window client, controlled or
+ * not (the first page load is not controlled); anything else goes to `onPush`. On `pushsubscriptionchange`, the new
  * subscription (`event.newSubscription`, or a new one made with the old one's key) is
  * optionally PUT to `subscriptionsUrl` and posted to every window client as
  * `{ kind: 'subscriptionchange', subscription }`, and the link moves its registrations to it.
@@ -125,22 +125,30 @@ export function handlePushMessages(
     for (const client of clients) client.postMessage(message);
   };
 
-  const deliver = async (envelope: Envelope): Promise<void> => {
+  const deliver = async (envelopes: Envelope[]): Promise<void> => {
     const clients = await windows();
-    post(clients, { source: MESSAGE_SOURCE, kind: 'envelope', envelope });
+    // A batch (one push for several tabs of this browser) is split: each envelope goes alone.
+    for (const envelope of envelopes) {
+      post(clients, { source: MESSAGE_SOURCE, kind: 'envelope', envelope });
+    }
     if (background.policy !== 'notify') return;
     if (clients.some((client) => client.visibilityState === 'visible')) return;
-    const notification = background.notification
-      ? background.notification(envelope)
-      : DEFAULT_NOTIFICATION;
-    if (notification)
-      await self.registration.showNotification(notification.title, notification.options);
+    for (const envelope of envelopes) {
+      const notification = background.notification
+        ? background.notification(envelope)
+        : DEFAULT_NOTIFICATION;
+      if (notification) {
+        await self.registration.showNotification(notification.title, notification.options);
+        // One notification per push: a batch is one event for the person.
+        return;
+      }
+    }
   };
 
   const handlePush = (event: PushEventLike): void => {
     const data = readData(event);
-    const envelope = parseEnvelope(data);
-    event.waitUntil(envelope ? deliver(envelope) : Promise.resolve(onPush?.(event, data)));
+    const envelopes = parsePushPayload(data);
+    event.waitUntil(envelopes ? deliver(envelopes) : Promise.resolve(onPush?.(event, data)));
   };
 
   const resubscribe = async (
