@@ -21,6 +21,8 @@ export interface Balancer {
   refuse(test: (path: string) => boolean): void;
   /** Requests forwarded, per backend origin. */
   forwarded: Map<string, number>;
+  /** Streams (`…/push/stream`) open now, per backend origin. */
+  openStreams: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function startBalancer(): Promise<Balancer> {
   let backends: URL[] = [];
   let refused: (path: string) => boolean = () => false;
   const forwarded = new Map<string, number>();
+  const openStreams = new Map<string, number>();
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
   const forward = (
@@ -78,6 +81,21 @@ export async function startBalancer(): Promise<Balancer> {
         const answer = await forward(target, incoming, body);
         forwarded.set(target.origin, (forwarded.get(target.origin) ?? 0) + 1);
         response.writeHead(answer.statusCode ?? 502, answer.headers);
+        if ((incoming.url ?? '').includes('/push/stream') && answer.statusCode === 200) {
+          const origin = target.origin;
+          openStreams.set(origin, (openStreams.get(origin) ?? 0) + 1);
+          let counted = true;
+          const uncount = () => {
+            if (!counted) return;
+            counted = false;
+            openStreams.set(origin, (openStreams.get(origin) ?? 1) - 1);
+          };
+          answer.once('close', uncount);
+          response.once('close', uncount);
+          // A backend that dies mid-stream ends the client's response: it reconnects elsewhere.
+          answer.once('error', () => response.destroy());
+          answer.once('aborted', () => response.destroy());
+        }
         answer.pipe(response);
         return;
       } catch (error) {
@@ -105,6 +123,7 @@ export async function startBalancer(): Promise<Balancer> {
       refused = test;
     },
     forwarded,
+    openStreams,
     async close() {
       agent.destroy();
       server.closeAllConnections();

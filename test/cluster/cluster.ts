@@ -120,10 +120,29 @@ export async function startCluster({
         }
       }
       tabs.push(...opened);
+      // Live on the stream first; these suites are about the push path, so wait for the move.
       await eventually(() => {
-        for (const tab of opened) expect(tab.registrations()).toHaveLength(tab.watches.length);
+        for (const tab of opened) {
+          expect(tab.registrations()).toHaveLength(tab.watches.length);
+          expect(tab.mode()).toBe('push');
+        }
       });
       return opened;
+    },
+
+    /**
+     * Opens a tab of a browser that allows no push, watching `products`; it reads the stream.
+     * Waits until its watches are registered and its stream is open.
+     */
+    async openStreamTab(products: string[]): Promise<Tab> {
+      const tab = openTab(balancer.url);
+      for (const productId of products) tab.watch(productId);
+      tabs.push(tab);
+      await eventually(() => {
+        expect(tab.registrations()).toHaveLength(tab.watches.length);
+        expect(tab.mode()).toBe('stream');
+      });
+      return tab;
     },
 
     /** Tears down every tab's subscriptions (the exchange unregisters them). */

@@ -4,7 +4,7 @@
  */
 import { Client, fetchExchange } from '@urql/core';
 import { pipe, subscribe } from 'wonka';
-import { webPushExchangeWithHandle } from '../../link/index.js';
+import { type ClientMode, webPushExchangeWithHandle } from '../../link/index.js';
 import type { PushTransport } from '../../protocol/index.js';
 
 const STOCK_CHANGED = /* GraphQL */ `
@@ -32,6 +32,8 @@ export interface Tab {
   watch(productId: string): Watch;
   /** Registration ids the exchange holds (one per watch once registered). */
   registrations(): string[];
+  /** How the tab's registrations reach it now. */
+  mode(): ClientMode;
   /** Tears every subscription down (the exchange unregisters them). */
   close(): void;
 }
@@ -39,11 +41,18 @@ export interface Tab {
 /**
  * Opens a tab.
  * @param url - the balancer's GraphQL URL
- * @param transport - the browser's push transport (a Node user agent)
+ * @param transport - the browser's push transport (a Node user agent); without one the tab is a
+ * visitor whose browser allows no push: it reads the stream
  * @returns the tab
  */
-export function openTab(url: string, transport: PushTransport): Tab {
-  const push = webPushExchangeWithHandle({ url, transport, storage: null });
+export function openTab(url: string, transport?: PushTransport): Tab {
+  const push = webPushExchangeWithHandle({
+    url,
+    ...(transport ? { transport } : {}),
+    storage: null,
+    // Streams cut by a dead instance reconnect quickly.
+    renewIntervalMs: 1_000,
+  });
   const client = new Client({ url, exchanges: [push.exchange, fetchExchange] });
   const stops: (() => void)[] = [];
   const watches: Watch[] = [];
@@ -65,6 +74,7 @@ export function openTab(url: string, transport: PushTransport): Tab {
       return watch;
     },
     registrations: () => push.inspect().registrations.map((r) => r.registrationId),
+    mode: () => push.mode,
     close() {
       for (const stop of stops.splice(0)) stop();
     },

@@ -73,6 +73,8 @@ describe('subscriptions over Web Push, end to end over real HTTP servers', () =>
     const watch = tab.watch('p1');
     cleanups.push(watch.unsubscribe);
     await registered(stack, 1);
+    // The tab goes live on the stream, then moves to push (the user agent's permission holds).
+    await tab.whenMode('push');
 
     await stack.setStock('p1', 1);
     await stack.setStock('p1', 2);

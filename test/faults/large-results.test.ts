@@ -4,6 +4,7 @@ import { createUserAgent, type Faults } from '../../push-service/index.js';
 import { type FaultStack, startFaultStack } from '../support/fault-stack.js';
 import { openFeedTab } from '../support/fault-tab.js';
 import { filler, type Tick } from '../support/feed-schema.js';
+import { waitForMode } from '../support/mode.js';
 import { PROFILES } from './scenario.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -37,6 +38,7 @@ async function open(faults: Faults) {
   const watch = tab.watch('big');
   cleanups.push(() => watch.unsubscribe());
   await until(() => tab.handle.inspect().registrations.length === 1, 'the registration');
+  await waitForMode(tab.handle, 'push');
   return { stack, tab, watch, pushed };
 }
 

@@ -3,6 +3,7 @@ import { parseEnvelope } from '../../protocol/index.js';
 import { createUserAgent, type Faults, type PushServiceStats } from '../../push-service/index.js';
 import { type FaultStack, startFaultStack } from '../support/fault-stack.js';
 import { type FeedTab, type FeedWatch, openFeedTab } from '../support/fault-tab.js';
+import { waitForMode } from '../support/mode.js';
 
 /** How events are spread over tabs and registrations. */
 export interface Shape {
@@ -242,6 +243,8 @@ export async function runDeliveryScenario(
     () => `${watches.length} registrations, have ${registrationIds().length}`,
     10_000,
   );
+  // The tabs go live on the stream and move to push: these suites are about the push path.
+  await Promise.all(tabs.map((tab) => waitForMode(tab.handle, 'push')));
   const feeds = await Promise.all(
     registrationIds().map(async (registrationId) => {
       const record = await stack.store.getRegistration(registrationId);

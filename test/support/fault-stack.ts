@@ -81,6 +81,9 @@ export async function startFaultStack({
         store,
         sender: countingSender,
         allowedPushOrigins: [pushService.origin],
+        // These suites test the client against a push service that reorders and duplicates
+        // one registration's pushes; with topics it would replace them instead.
+        pushTopics: false,
         ...plugin,
       }),
     ],

@@ -1,7 +1,12 @@
 import { Client, fetchExchange, type OperationResult } from '@urql/core';
 import { pipe, subscribe } from 'wonka';
-import { webPushExchange } from '../../link/index.js';
+import {
+  type ClientMode,
+  type webPushExchange,
+  webPushExchangeWithHandle,
+} from '../../link/index.js';
 import type { PushTransport } from '../../protocol/index.js';
+import { waitForMode } from './mode.js';
 
 export const STOCK_CHANGED = /* GraphQL */ `
   subscription StockChanged($productId: ID!) {
@@ -21,20 +26,27 @@ export interface Watch {
 
 /**
  * One browser tab in Node: an urql Client whose subscriptions go over Web Push through
- * `transport` (the Node user agent), everything else over fetch.
+ * `transport` (the Node user agent) once it has moved there, or over the stream without one;
+ * everything else over fetch.
  */
 export function openTab(
   url: string,
-  transport: PushTransport,
+  transport: PushTransport | undefined,
   options: Partial<Parameters<typeof webPushExchange>[0]> = {},
 ) {
-  const client = new Client({
+  const handle = webPushExchangeWithHandle({
     url,
-    exchanges: [webPushExchange({ url, transport, storage: null, ...options }), fetchExchange],
-  });
+    ...(transport ? { transport } : {}),
+    storage: null,
+    ...options,
+  } as Parameters<typeof webPushExchange>[0]);
+  const client = new Client({ url, exchanges: [handle.exchange, fetchExchange] });
   return {
     client,
+    handle,
     watch: (productId: string): Watch => collect(client, productId),
+    /** Resolves once the tab's mode is `mode` (e.g. `push`: events go by Web Push from now). */
+    whenMode: (mode: ClientMode, timeoutMs?: number) => waitForMode(handle, mode, timeoutMs),
   };
 }
 
