@@ -67,6 +67,7 @@ export async function measureMemory(
       subscriptionId: subscription.id,
       held: false,
       background: false,
+      clientKey: null,
       operationKey: String(1000 + i),
       query:
         'subscription StockChanged($productId: ID!) { stockChanged(productId: $productId) { id stock } }',

@@ -25,15 +25,20 @@ export const ErrorCode = {
   UnknownRegistration: 'WEB_PUSH_UNKNOWN_REGISTRATION',
   /** A stream asked for by a tab that has no registration. 404. */
   UnknownTab: 'WEB_PUSH_UNKNOWN_TAB',
-  /** Too many registrations for this tab or this push subscription. 429. */
+  /** Too many registrations for this tab, this push subscription, or this client. 429. */
   TooManyRegistrations: 'WEB_PUSH_TOO_MANY_REGISTRATIONS',
+  /** Too many push subscriptions for this client (the operator's `clientKey`). 429. */
+  TooManySubscriptions: 'WEB_PUSH_TOO_MANY_SUBSCRIPTIONS',
   /** Unknown route under `/push/`. 404. */
   NotFound: 'WEB_PUSH_NOT_FOUND',
   /** Known route, wrong method. 405. */
   MethodNotAllowed: 'WEB_PUSH_METHOD_NOT_ALLOWED',
   /** The operator's auth check refused the renewal. 401. */
   Unauthenticated: 'WEB_PUSH_UNAUTHENTICATED',
-  /** The server is at one of its capacities (streams, registrations); retry after `Retry-After`. 503. */
+  /**
+   * The server is at one of its capacities (streams, registrations, push subscriptions); retry
+   * after `Retry-After`. 503.
+   */
   OverCapacity: 'WEB_PUSH_OVER_CAPACITY',
   /** The store or another dependency failed. 503. */
   Unavailable: 'WEB_PUSH_UNAVAILABLE',
@@ -53,6 +58,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.UnknownRegistration]: 404,
   [ErrorCode.UnknownTab]: 404,
   [ErrorCode.TooManyRegistrations]: 429,
+  [ErrorCode.TooManySubscriptions]: 429,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.MethodNotAllowed]: 405,
   [ErrorCode.Unauthenticated]: 401,

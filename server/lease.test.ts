@@ -21,6 +21,7 @@ async function setup() {
     subscriptionId: subscription.id,
     held: false,
     background: false,
+    clientKey: null,
     operationKey: '1',
     query: 'subscription { n }',
     operationName: null,

@@ -79,6 +79,37 @@ export interface WebPushOptions {
    */
   maxRegistrationsPerSubscription?: number;
   /**
+   * Live push subscriptions the store may hold in all; past it a new one is refused with 503
+   * `WEB_PUSH_OVER_CAPACITY` and `Retry-After`.
+   * @defaultValue `100_000`
+   */
+  maxPushSubscriptions?: number;
+  /**
+   * Live registrations the store may hold in all (each holds a live execution on some instance);
+   * past it a new one is refused with 503 `WEB_PUSH_OVER_CAPACITY` and `Retry-After`.
+   * @defaultValue `50_000`
+   */
+  maxRegistrations?: number;
+  /**
+   * Names the client of a request for per-client limits, e.g. the address a trusted proxy puts
+   * in `X-Forwarded-For`, or an account id. `null` or `undefined`: no per-client limit for it.
+   * Only a digest of the key is stored. A throw counts as no key.
+   * @defaultValue none: no per-client limits
+   */
+  clientKey?: (request: Request) => string | null | undefined;
+  /**
+   * Push subscriptions one client may hold (with `clientKey`); more are refused with 429
+   * `WEB_PUSH_TOO_MANY_SUBSCRIPTIONS`.
+   * @defaultValue `10`
+   */
+  maxPushSubscriptionsPerClient?: number;
+  /**
+   * Registrations one client may hold (with `clientKey`); more are refused with 429
+   * `WEB_PUSH_TOO_MANY_REGISTRATIONS`.
+   * @defaultValue `100`
+   */
+  maxRegistrationsPerClient?: number;
+  /**
    * Request headers kept with a registration to rebuild its context later (lower case).
    * @defaultValue `['authorization', 'cookie']`
    */
@@ -178,10 +209,16 @@ export interface ResolvedOptions
   extends Required<
     Omit<
       WebPushOptions,
-      'sender' | 'logger' | 'renewIntervalMs' | 'adoptIntervalMs' | 'authorizeRenewal'
+      | 'sender'
+      | 'logger'
+      | 'renewIntervalMs'
+      | 'adoptIntervalMs'
+      | 'authorizeRenewal'
+      | 'clientKey'
     >
   > {
   authorizeRenewal: WebPushOptions['authorizeRenewal'];
+  clientKey: WebPushOptions['clientKey'];
   renewIntervalMs: number;
   adoptIntervalMs: number;
   sender: PushSender | undefined;
@@ -210,6 +247,11 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     maxVariablesDepth = 32,
     maxRegistrationsPerTab = 50,
     maxRegistrationsPerSubscription = 200,
+    maxPushSubscriptions = 100_000,
+    maxRegistrations = 50_000,
+    clientKey,
+    maxPushSubscriptionsPerClient = 10,
+    maxRegistrationsPerClient = 100,
     keepHeaders = ['authorization', 'cookie'],
     messageTtlMs = 86_400_000,
     maxRetainedMessages = 1000,
@@ -236,6 +278,10 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     maxVariablesDepth,
     maxRegistrationsPerTab,
     maxRegistrationsPerSubscription,
+    maxPushSubscriptions,
+    maxRegistrations,
+    maxPushSubscriptionsPerClient,
+    maxRegistrationsPerClient,
     messageTtlMs,
     maxRetainedMessages,
     sweepIntervalMs,
@@ -270,6 +316,11 @@ export function resolveOptions(options: WebPushOptions): ResolvedOptions {
     maxVariablesDepth,
     maxRegistrationsPerTab,
     maxRegistrationsPerSubscription,
+    maxPushSubscriptions,
+    maxRegistrations,
+    clientKey,
+    maxPushSubscriptionsPerClient,
+    maxRegistrationsPerClient,
     keepHeaders: keepHeaders.map((name) => name.toLowerCase()),
     messageTtlMs,
     maxRetainedMessages,

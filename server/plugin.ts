@@ -6,6 +6,7 @@ import {
   parseRegistrationExtension,
   REGISTRATION_HEADER,
 } from '../protocol/index.js';
+import { createCapacity } from './capacity.js';
 import { asWebPushError, createWebPushError, webPushErrorCode } from './errors.js';
 import { type ObservedCursor, observeCursor } from './event-cursor.js';
 import { createRequestGuard, mediaTypeOf } from './guard.js';
@@ -26,6 +27,9 @@ import { checkVariables } from './validate.js';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 type StreamHubOptionsFetch = { ReadableStream: typeof ReadableStream; Response: typeof Response };
+
+/** What a client at a capacity is told to wait (`Retry-After`, seconds). */
+const RETRY_AFTER_SECONDS = '5';
 const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json';
 
 /**
@@ -94,9 +98,21 @@ export function useWebPush(options: WebPushOptions): Plugin {
     logger,
   });
   const { adopter } = instance;
+  const capacity = createCapacity({
+    store,
+    limits: {
+      maxPushSubscriptions: resolved.maxPushSubscriptions,
+      maxRegistrations: resolved.maxRegistrations,
+      maxPushSubscriptionsPerClient: resolved.maxPushSubscriptionsPerClient,
+      maxRegistrationsPerClient: resolved.maxRegistrationsPerClient,
+    },
+    clientKey: resolved.clientKey,
+    logger,
+  });
   const registrar = createRegistrar({
     store,
     runner,
+    capacity,
     leases: instance.leases,
     limits: {
       maxPerTab: resolved.maxRegistrationsPerTab,
@@ -123,6 +139,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
     runner,
     checkEndpoint: (endpoint) => policy.check(endpoint),
     guard,
+    capacity,
     respond: createResponder(Response),
     streams: () => hub,
     logger,
@@ -295,6 +312,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
           operationName: params.operationName ?? null,
           variables: (params.variables as Record<string, unknown> | undefined) ?? null,
           headers: request.headers,
+          clientKey: capacity.clientOf(request),
           iterator,
           cursor: registrationCursors.get(request),
         });
@@ -328,6 +346,12 @@ export function useWebPush(options: WebPushOptions): Plugin {
           if (name.toLowerCase() !== 'content-type') headers.set(name, value);
         });
         headers.set('content-type', `${mediaType}; charset=utf-8`);
+        // At a capacity: tell the client when to try again, as the routes do.
+        const errors = (result as { errors?: readonly { extensions?: { code?: unknown } }[] })
+          .errors;
+        if (errors?.some((error) => error.extensions?.code === ErrorCode.OverCapacity)) {
+          headers.set('retry-after', RETRY_AFTER_SECONDS);
+        }
         return new fetchAPI.Response(processed.body, {
           status: processed.status,
           statusText: processed.statusText,

@@ -7,6 +7,7 @@ import {
   type RegistrationRequestExtension,
 } from '../protocol/index.js';
 import { createWebPushError } from './errors.js';
+import type { Capacity } from './capacity.js';
 import type { ObservedCursor } from './event-cursor.js';
 import { randomId } from './ids.js';
 import type { LeaseKeeper } from './lease.js';
@@ -17,6 +18,8 @@ import type { RegistrationLimits, RegistrationRecord, Store } from './store/type
 export interface RegistrarOptions {
   store: Store;
   runner: Runner;
+  /** Store-wide and per-client caps, checked before the insert. */
+  capacity: Pick<Capacity, 'admitRegistration'>;
   /** Leases: a new registration runs here under a lease, like an adopted one. */
   leases: Pick<LeaseKeeper, 'reserve' | 'forget' | 'acquire' | 'hold'>;
   limits: RegistrationLimits;
@@ -33,6 +36,8 @@ export interface RegistrationInput {
   operationName: string | null;
   variables: Record<string, unknown> | null;
   headers: Headers;
+  /** The client's key (a digest of the operator's `clientKey`), or `null`. */
+  clientKey: string | null;
   /** The subscription's result stream, already set up by Yoga for this request. */
   iterator: AsyncIterator<ExecutionResult>;
   /** The event cursor the subscription was set up with (`runWithEventCursor`), if any. */
@@ -48,8 +53,8 @@ export interface Registrar {
    * died before the first event) loses nothing published after the acknowledgement. When the
    * lease cannot be taken (another instance adopted the registration in between, or the store
    * failed), the stream is closed here and the registration, already stored, is adopted.
-   * @throws a GraphQLError with WEB_PUSH_UNKNOWN_SUBSCRIPTION (404) or
-   * WEB_PUSH_TOO_MANY_REGISTRATIONS (429); nothing is stored then
+   * @throws a GraphQLError with WEB_PUSH_UNKNOWN_SUBSCRIPTION (404),
+   * WEB_PUSH_TOO_MANY_REGISTRATIONS (429) or WEB_PUSH_OVER_CAPACITY (503); nothing is stored then
    */
   register(input: RegistrationInput): Promise<RegistrationAck>;
 }
@@ -105,15 +110,34 @@ export function registrationExtensionOf(params: unknown): unknown {
  * @returns the registrar
  */
 export function createRegistrar(options: RegistrarOptions): Registrar {
-  const { store, runner, leases, limits, registrationTtlMs, keepHeaders, now = Date.now } = options;
+  const {
+    store,
+    runner,
+    capacity,
+    leases,
+    limits,
+    registrationTtlMs,
+    keepHeaders,
+    now = Date.now,
+  } = options;
   return {
-    async register({ extension, query, operationName, variables, headers, cursor, ...input }) {
+    async register({
+      extension,
+      query,
+      operationName,
+      variables,
+      headers,
+      clientKey,
+      cursor,
+      ...input
+    }) {
       let { iterator } = input;
       const subscriptionId = extension.subscriptionId ?? null;
       // A malformed id cannot be one we issued: same answer as an unknown one.
       if (subscriptionId !== null && !isServerId(subscriptionId)) {
         throw REFUSALS['unknown-subscription']();
       }
+      await capacity.admitRegistration(clientKey);
       const kept: Record<string, string> = {};
       for (const name of keepHeaders) {
         const value = headers.get(name);
@@ -134,6 +158,7 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         // A new registration is pushed at once; a hidden tab says so in its next renewal.
         held: false,
         background: extension.background === true,
+        clientKey,
         operationKey: extension.operationKey,
         query,
         operationName,

@@ -67,6 +67,7 @@ async function setup(options: { store?: Store; sender?: RecordingSender } = {}) 
     subscriptionId: subscription.id,
     held: false,
     background: false,
+    clientKey: null,
     operationKey: '1',
     query: 'subscription { n }',
     operationName: null,

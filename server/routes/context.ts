@@ -1,4 +1,5 @@
 import type { YogaLogger } from 'graphql-yoga';
+import type { Capacity } from '../capacity.js';
 import type { RequestGuard } from '../guard.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Runner } from '../runner.js';
@@ -15,6 +16,8 @@ export interface RouteContext {
   checkEndpoint(endpoint: string): { ok: true } | { ok: false; reason: string };
   /** Refuses state changes that are not JSON or come from another site. */
   guard: RequestGuard;
+  /** Store-wide and per-client capacities. */
+  capacity: Capacity;
   respond: Responder;
   /** This instance's open streams (made once Yoga started). */
   streams(): StreamHub;

@@ -16,7 +16,8 @@ import type { RouteHandler } from './context.js';
  * subscription and returns its id. The same endpoint and keys always give the same id.
  * @returns {@link PutSubscriptionResponse}
  * @remarks The endpoint must be on the allowlist: the server will POST to it. The subscription
- * lives a registration TTL, and as long as registrations on it live.
+ * lives a registration TTL, and as long as registrations on it live. A new one counts against
+ * `maxPushSubscriptions` (503) and the client's `maxPushSubscriptionsPerClient` (429).
  */
 export const putSubscription: RouteHandler = async (context, request) => {
   const { options, store, respond } = context;
@@ -28,11 +29,17 @@ export const putSubscription: RouteHandler = async (context, request) => {
       `Push endpoint not allowed: ${allowed.reason}`,
     );
   }
+  const clientKey = context.capacity.clientOf(request);
+  const existing = await store.findSubscription(data.endpoint);
+  const same = existing?.keys.p256dh === data.keys.p256dh && existing.keys.auth === data.keys.auth;
+  // Putting the same subscription again (every page load does) is never over a capacity.
+  if (!same) await context.capacity.admitSubscription(clientKey);
   const record = await store.putSubscription(
     data,
     randomId(),
     context.now(),
     options.registrationTtlMs,
+    clientKey,
   );
   const body: PutSubscriptionResponse = { subscriptionId: record.id };
   return respond.json(body);

@@ -26,6 +26,7 @@ function registration(
     subscriptionId,
     held: false,
     background: false,
+    clientKey: null,
     operationKey: '42',
     query: 'subscription { ticks }',
     operationName: null,
@@ -111,8 +112,11 @@ export function describeStoreContract(
           keys: data.keys,
           createdAt: NOW,
           expiresAt: NOW + TTL,
+          clientKey: null,
         });
         expect(await store.getSubscription(record.id)).toEqual(record);
+        expect(await store.findSubscription(data.endpoint)).toEqual(record);
+        expect(await store.findSubscription(`${data.endpoint}-other`)).toBeNull();
       });
 
       it('gives the same id for the same endpoint and keys, and extends it', async () => {
@@ -362,6 +366,49 @@ export function describeStoreContract(
         expect(await held()).toEqual({ data: true, bg: false });
         await store.renew(tabId, acks, NOW + 3, { hidden: false });
         expect(await held()).toEqual({ data: false, bg: false });
+      });
+    });
+
+    describe('usage', () => {
+      it('counts live push subscriptions and registrations, in all and per client', async () => {
+        const before = await store.usage();
+        const client = `client-${randomId()}`;
+        const mine = await store.putSubscription(
+          subscriptionData(),
+          randomId(),
+          Date.now(),
+          TTL,
+          client,
+        );
+        await store.putSubscription(subscriptionData(), randomId(), Date.now(), TTL);
+        const a = registration(mine.id, { clientKey: client });
+        const b = registration(null, { clientKey: client });
+        const c = registration(null);
+        for (const r of [a, b, c]) await store.createRegistration(r, LIMITS);
+
+        expect(await store.usage()).toEqual({
+          subscriptions: before.subscriptions + 2,
+          registrations: before.registrations + 3,
+        });
+        expect(await store.usage(client)).toEqual({ subscriptions: 1, registrations: 2 });
+        expect(await store.getRegistration(a.id)).toMatchObject({ clientKey: client });
+        expect(await store.getSubscription(mine.id)).toMatchObject({ clientKey: client });
+
+        await store.deleteRegistration(a.id);
+        await store.deleteSubscription(mine.id);
+        expect(await store.usage(client)).toEqual({ subscriptions: 0, registrations: 1 });
+        expect(await store.usage(`client-${randomId()}`)).toEqual({
+          subscriptions: 0,
+          registrations: 0,
+        });
+      });
+
+      it('stops counting a push subscription once it expired unused', async () => {
+        const client = `client-${randomId()}`;
+        await store.putSubscription(subscriptionData(), randomId(), Date.now(), 50, client);
+        expect((await store.usage(client)).subscriptions).toBe(1);
+        await sleep(120);
+        expect((await store.usage(client)).subscriptions).toBe(0);
       });
     });
 

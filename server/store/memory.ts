@@ -46,6 +46,24 @@ export function createMemoryStore(): Store {
   // One counter for all registrations: strictly increasing per registration follows.
   let tokenCounter = 0;
   const listeners = new Map<string, Set<(message: string) => void>>();
+  /** Ids each client made, for per-client limits. */
+  const byClient = new Map<string, { subscriptions: Set<string>; registrations: Set<string> }>();
+  const clientSets = (key: string) => {
+    let sets = byClient.get(key);
+    if (!sets) {
+      sets = { subscriptions: new Set(), registrations: new Set() };
+      byClient.set(key, sets);
+    }
+    return sets;
+  };
+  const forgetClient = (key: string | null, kind: 'subscriptions' | 'registrations', id: string) => {
+    if (key === null) return;
+    const sets = byClient.get(key);
+    sets?.[kind].delete(id);
+    if (sets && sets.subscriptions.size === 0 && sets.registrations.size === 0) {
+      byClient.delete(key);
+    }
+  };
 
   const liveSubscription = (id: string | null): SubscriptionRecord | undefined => {
     if (id === null) return undefined;
@@ -85,6 +103,7 @@ export function createMemoryStore(): Store {
     if (record.subscriptionId !== null) {
       removeFromIndex(registrationsBySubscription, record.subscriptionId, id);
     }
+    forgetClient(record.clientKey, 'registrations', id);
     logs.delete(id);
     lastAppends.delete(id);
     leases.delete(id);
@@ -97,6 +116,7 @@ export function createMemoryStore(): Store {
     const record = subscriptions.get(id);
     if (!record) return [];
     subscriptions.delete(id);
+    forgetClient(record.clientKey, 'subscriptions', id);
     if (subscriptionByEndpoint.get(record.endpoint) === id) {
       subscriptionByEndpoint.delete(record.endpoint);
     }
@@ -127,7 +147,13 @@ export function createMemoryStore(): Store {
     });
 
   return {
-    async putSubscription(data: PushSubscriptionData, newId: string, now: number, ttlMs: number) {
+    async putSubscription(
+      data: PushSubscriptionData,
+      newId: string,
+      now: number,
+      ttlMs: number,
+      clientKey: string | null = null,
+    ) {
       const existingId = subscriptionByEndpoint.get(data.endpoint);
       const existing = existingId === undefined ? undefined : liveSubscription(existingId);
       if (
@@ -146,8 +172,10 @@ export function createMemoryStore(): Store {
         keys: { p256dh: data.keys.p256dh, auth: data.keys.auth },
         createdAt: now,
         expiresAt: now + ttlMs,
+        clientKey,
       };
       subscriptions.set(newId, record);
+      if (clientKey !== null) clientSets(clientKey).subscriptions.add(newId);
       subscriptionByEndpoint.set(data.endpoint, newId);
       return structuredClone(record);
     },
@@ -155,6 +183,24 @@ export function createMemoryStore(): Store {
     async getSubscription(id) {
       const record = liveSubscription(id);
       return record ? structuredClone(record) : null;
+    },
+
+    async findSubscription(endpoint) {
+      const id = subscriptionByEndpoint.get(endpoint);
+      const record = id === undefined ? undefined : liveSubscription(id);
+      return record ? structuredClone(record) : null;
+    },
+
+    async usage(clientKey) {
+      for (const id of [...subscriptions.keys()]) liveSubscription(id);
+      if (clientKey === undefined) {
+        return { subscriptions: subscriptions.size, registrations: registrations.size };
+      }
+      const sets = byClient.get(clientKey);
+      return {
+        subscriptions: sets?.subscriptions.size ?? 0,
+        registrations: sets?.registrations.size ?? 0,
+      };
     },
 
     async deleteSubscription(id) {
@@ -177,6 +223,7 @@ export function createMemoryStore(): Store {
       }
       registrations.set(record.id, structuredClone(record));
       addToIndex(registrationsByTab, record.tabId, record.id);
+      if (record.clientKey !== null) clientSets(record.clientKey).registrations.add(record.id);
       if (subscriptionId !== null) {
         addToIndex(registrationsBySubscription, subscriptionId, record.id);
         extendSubscription(subscriptionId, record.expiresAt);

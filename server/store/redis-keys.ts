@@ -34,6 +34,12 @@ export interface RedisKeys {
   registrationLog(id: string): string;
   /** Sorted set: registration ids scored by `expiresAt`. */
   readonly expiry: string;
+  /** Sorted set: push subscription ids scored by `expiresAt` (a hint, for counting). */
+  readonly subscriptionExpiry: string;
+  /** Set: ids of the registrations one client made. */
+  clientRegistrations(clientKey: string): string;
+  /** Sorted set: ids of the push subscriptions one client made, scored by their first expiry. */
+  clientSubscriptions(clientKey: string): string;
   /**
    * Sorted set: registration ids scored by when their lease ends (0: released or never taken),
    * to find the registrations nobody runs. A hint only: the registration's hash decides.
@@ -74,6 +80,9 @@ export function createRedisKeys(prefix: string): RedisKeys {
     registrationData: (id) => `${registration(id)}:d`,
     registrationLog: (id) => `${registration(id)}:l`,
     expiry: `${prefix}:expiry`,
+    subscriptionExpiry: `${prefix}:subscriptions`,
+    clientRegistrations: (clientKey) => `${prefix}:{c:${clientKey}}:r`,
+    clientSubscriptions: (clientKey) => `${prefix}:{c:${clientKey}}:s`,
     leases: `${prefix}:leases`,
     registrationKeys: (id) => [registration(id), `${registration(id)}:d`, `${registration(id)}:l`],
   };

@@ -7,7 +7,8 @@ import type { RegistrationRecord, SubscriptionRecord } from './types.js';
  * Registration hash (small values only, so Redis keeps it as a compact listpack):
  * `t` tab id, `s` subscription id (absent: delivered over the stream), `c` createdAt,
  * `x` expiresAt, `n` seq, `a` ackedSeq, `d` present when done, `h` present while held,
- * `b` present for a background registration, `u` cursor (absent for null), `lo`/`le` lease owner
+ * `b` present for a background registration, `ck` the client key, `u` cursor (absent for null),
+ * `lo`/`le` lease owner
  * and expiry, `lt` last fencing token issued, `ai` id of the last append (to answer a repeated
  * one).
  *
@@ -48,6 +49,7 @@ export function encodeRegistration(record: RegistrationRecord): EncodedRegistrat
     String(record.ackedSeq),
   ];
   if (record.subscriptionId !== null) fields.push('s', record.subscriptionId);
+  if (record.clientKey !== null) fields.push('ck', record.clientKey);
   if (record.done) fields.push('d', '1');
   if (record.held) fields.push('h', '1');
   if (record.background) fields.push('b', '1');
@@ -80,6 +82,7 @@ export function decodeRegistration(id: string, fields: string[], data: string): 
     subscriptionId: hash.get('s') ?? null,
     held: hash.has('h'),
     background: hash.has('b'),
+    clientKey: hash.get('ck') ?? null,
     operationKey: parsed.k ?? '',
     query: parsed.q ?? '',
     operationName: parsed.o ?? null,
@@ -98,10 +101,12 @@ export function decodeRegistration(id: string, fields: string[], data: string): 
  * The hash fields a push subscription is stored as.
  * @param record - the subscription
  * @returns flat name/value pairs: `e` endpoint, `p` p256dh, `a` auth, `c` createdAt,
- * `x` expiresAt
+ * `x` expiresAt, `k` client key (when there is one)
  */
 export function encodeSubscription(record: SubscriptionRecord): string[] {
+  const client = record.clientKey === null ? [] : ['k', record.clientKey];
   return [
+    ...client,
     'e',
     record.endpoint,
     'p',
@@ -134,5 +139,6 @@ export function decodeSubscription(id: string, fields: string[]): SubscriptionRe
     keys: { p256dh: hash.get('p') ?? '', auth: hash.get('a') ?? '' },
     createdAt: Number(hash.get('c') ?? 0),
     expiresAt: Number(hash.get('x') ?? 0),
+    clientKey: hash.get('k') ?? null,
   };
 }

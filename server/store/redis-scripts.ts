@@ -69,15 +69,16 @@ export const readSubscription = defineScript(
 
 /**
  * KEYS: pointer, record, set. ARGV: id. Deletes the subscription: its record, its set, and the
- * endpoint's pointer if it still names this id. Returns the ids its set held.
+ * endpoint's pointer if it still names this id. Returns { ids its set held, client key or '' }.
  */
 export const dropSubscription = defineScript(
   'dropSubscription',
   3,
   `local ids = redis.call('SMEMBERS', KEYS[3])
+local client = redis.call('HGET', KEYS[2], 'k') or ''
 redis.call('DEL', KEYS[2], KEYS[3])
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return ids`,
+return {ids, client}`,
 );
 
 /**
@@ -177,16 +178,16 @@ return {owner[2] or '', redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2
 );
 
 /**
- * KEYS: registration hash, data, log. Deletes them. Returns { tab id, subscription id or '' },
- * or nil when nothing was deleted.
+ * KEYS: registration hash, data, log. Deletes them. Returns { tab id, subscription id or '',
+ * client key or '' }, or nil when nothing was deleted.
  */
 export const deleteRegistration = defineScript(
   'deleteRegistration',
   3,
-  `local owner = redis.call('HMGET', KEYS[1], 't', 's')
+  `local owner = redis.call('HMGET', KEYS[1], 't', 's', 'ck')
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 if not owner[1] then return false end
-return {owner[1], owner[2] or ''}`,
+return {owner[1], owner[2] or '', owner[3] or ''}`,
 );
 
 /**

@@ -91,6 +91,7 @@ function registration(subscriptionId: string | null, overrides: Partial<Registra
     subscriptionId,
     held: false,
     background: false,
+    clientKey: null,
     operationKey: '7',
     query: 'subscription OnStock($id: ID!) { stock(productId: $id) { id count } }',
     operationName: 'OnStock',
@@ -275,15 +276,15 @@ describe('createRedisStore', () => {
     const taken = await store.takeExpired(NOW + 200);
 
     expect(taken.map((record) => record.id)).toEqual([reg.id]);
-    // Only the push subscription (pointer and record, its set now empty), each with a TTL.
+    // Only the push subscription (pointer and record, its set now empty), each with a TTL, and
+    // the index that counts subscriptions (trimmed by time as it is read).
     const left = await keysWithPrefix(redis, prefix);
-    expect(left).toEqual(
-      [
-        `${prefix}:{e:${subscription.id.slice(0, 22)}}`,
-        `${prefix}:{e:${subscription.id.slice(0, 22)}}:${subscription.id}`,
-      ].sort(),
-    );
-    for (const key of left) expect(await redis.pttl(key)).toBeGreaterThan(0);
+    const tagged = [
+      `${prefix}:{e:${subscription.id.slice(0, 22)}}`,
+      `${prefix}:{e:${subscription.id.slice(0, 22)}}:${subscription.id}`,
+    ];
+    expect(left).toEqual([...tagged, `${prefix}:subscriptions`].sort());
+    for (const key of tagged) expect(await redis.pttl(key)).toBeGreaterThan(0);
   });
 
   it('gives every push subscription key a TTL, and leaves none of them after deleting it', async () => {
@@ -360,8 +361,10 @@ describe('createRedisStore', () => {
       Array.from({ length: 8 }, () => store.putSubscription(data, randomId(), NOW, TTL)),
     );
     expect(new Set(records.map((record) => record.id)).size).toBe(1);
-    // One record and one endpoint pointer: the compare-and-set let one put win.
-    expect(await keysWithPrefix(redis, prefix)).toHaveLength(2);
+    // One record and one endpoint pointer (and the count's index): one put won the
+    // compare-and-set.
+    expect(await keysWithPrefix(redis, prefix)).toHaveLength(3);
+    expect(await redis.zcard(`${prefix}:subscriptions`)).toBe(1);
   });
 
   it('finds the scripts again after the server forgot them (SCRIPT FLUSH)', async () => {

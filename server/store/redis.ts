@@ -166,11 +166,11 @@ export function createRedisStore({
   };
 
   /** Removes every trace of a registration, whether or not its hash exists (undoing a create). */
-  const purge = async (id: string, tabId: string, subscriptionId: string | null): Promise<void> => {
-    lastSeq.delete(id);
+  const purge = async (record: RegistrationRecord): Promise<void> => {
+    lastSeq.delete(record.id);
     await Promise.all([
-      runScript(redis, scripts.deleteRegistration, keys.registrationKeys(id), []),
-      unindex(id, tabId, subscriptionId),
+      runScript(redis, scripts.deleteRegistration, keys.registrationKeys(record.id), []),
+      unindex(record.id, record.tabId, record.subscriptionId, record.clientKey),
     ]);
   };
 
@@ -179,11 +179,13 @@ export function createRedisStore({
     id: string,
     tabId: string,
     subscriptionId: string | null,
+    clientKey: string | null,
   ): Promise<void> => {
     lastSeq.delete(id);
     await Promise.all([
       redis.srem(keys.tab(tabId), id),
       subscriptionId && redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
+      clientKey && redis.srem(keys.clientRegistrations(clientKey), id),
       redis.zrem(keys.expiry, id),
       redis.zrem(keys.leases, id),
     ]);
@@ -203,9 +205,9 @@ export function createRedisStore({
       scripts.deleteRegistration,
       keys.registrationKeys(id),
       [],
-    )) as [string, string] | null;
+    )) as [string, string, string] | null;
     if (!owner) return false;
-    await unindex(id, owner[0], owner[1] || null);
+    await unindex(id, owner[0], owner[1] || null, owner[2] || null);
     return true;
   };
 
@@ -238,9 +240,16 @@ export function createRedisStore({
   };
 
   const deleteSubscription = async (id: string): Promise<RegistrationRecord[]> => {
-    const ids = (await runScript(redis, scripts.dropSubscription, keys.subscriptionKeys(id), [
-      id,
-    ])) as string[];
+    const [ids, clientKey] = (await runScript(
+      redis,
+      scripts.dropSubscription,
+      keys.subscriptionKeys(id),
+      [id],
+    )) as [string[], string];
+    await Promise.all([
+      redis.zrem(keys.subscriptionExpiry, id),
+      clientKey && redis.zrem(keys.clientSubscriptions(clientKey), id),
+    ]);
     return detachAll(id, ids);
   };
 
@@ -268,10 +277,20 @@ export function createRedisStore({
   };
 
   const extendSubscription = (id: string, until: number) =>
-    runScript(redis, scripts.extendSubscription, keys.subscriptionKeys(id), [id, until]);
+    Promise.all([
+      runScript(redis, scripts.extendSubscription, keys.subscriptionKeys(id), [id, until]),
+      // XX: a deleted subscription does not come back into the count.
+      redis.zadd(keys.subscriptionExpiry, 'XX', 'GT', until, id),
+    ]);
 
   return {
-    async putSubscription(data: PushSubscriptionData, newId: string, createdAt: number, ttlMs) {
+    async putSubscription(
+      data: PushSubscriptionData,
+      newId: string,
+      createdAt: number,
+      ttlMs,
+      clientKey = null,
+    ) {
       const digest = keys.endpointDigest(data.endpoint);
       // The id starts with the endpoint's digest: the subscription's keys are one slot.
       const id = `${digest}${newId}`;
@@ -282,6 +301,7 @@ export function createRedisStore({
         keys: { p256dh: data.keys.p256dh, auth: data.keys.auth },
         createdAt,
         expiresAt,
+        clientKey,
       };
       const pointer = keys.endpoint(digest);
       for (let attempt = 0; attempt < MAX_PUT_ATTEMPTS; attempt++) {
@@ -306,6 +326,11 @@ export function createRedisStore({
           if (same) return same;
         }
         if (reply[0] === 'created') {
+          await Promise.all([
+            redis.zadd(keys.subscriptionExpiry, expiresAt, id),
+            clientKey && redis.zadd(keys.clientSubscriptions(clientKey), expiresAt, id),
+            current !== null && redis.zrem(keys.subscriptionExpiry, current),
+          ]);
           // New keys mean a new browser-side subscription: what was sent to the old keys is lost.
           if (current !== null && reply[1].length > 0) await detachAll(current, reply[1]);
           return record;
@@ -319,6 +344,30 @@ export function createRedisStore({
     getSubscription,
     deleteSubscription,
 
+    async findSubscription(endpoint) {
+      const current = await redis.get(keys.endpoint(keys.endpointDigest(endpoint)));
+      const record = current === null ? null : await getSubscription(current);
+      return record?.endpoint === endpoint ? record : null;
+    },
+
+    async usage(clientKey) {
+      const at = now();
+      if (clientKey === undefined) {
+        await redis.zremrangebyscore(keys.subscriptionExpiry, '-inf', at);
+        const [subscriptions, registrations] = await Promise.all([
+          redis.zcard(keys.subscriptionExpiry),
+          redis.zcard(keys.expiry),
+        ]);
+        return { subscriptions, registrations };
+      }
+      await redis.zremrangebyscore(keys.clientSubscriptions(clientKey), '-inf', at);
+      const [subscriptions, registrations] = await Promise.all([
+        redis.zcard(keys.clientSubscriptions(clientKey)),
+        redis.scard(keys.clientRegistrations(clientKey)),
+      ]);
+      return { subscriptions, registrations };
+    },
+
     async createRegistration(record, limits): Promise<CreateRegistrationResult> {
       const { id, tabId, subscriptionId } = record;
       const [onSubscription, onTab] = await Promise.all([
@@ -329,6 +378,9 @@ export function createRedisStore({
           'added' | 'member' | 'full'
         >,
       ]);
+      if (subscriptionId !== null && onSubscription?.ok) {
+        await redis.zadd(keys.subscriptionExpiry, 'XX', 'GT', record.expiresAt, subscriptionId);
+      }
       const refusal: CreateRegistrationResult | null =
         onSubscription?.ok === false && onSubscription.reason === 'unknown'
           ? { ok: false, reason: 'unknown-subscription' }
@@ -359,17 +411,18 @@ export function createRedisStore({
           subscriptionId === null
             ? 1
             : redis.sismember(keys.subscriptionRegistrations(subscriptionId), id),
+          record.clientKey && redis.sadd(keys.clientRegistrations(record.clientKey), id),
         ]);
         if (listed === 1) {
           rememberSeq(id, record.seq);
           return { ok: true };
         }
       } catch (error) {
-        await purge(id, tabId, subscriptionId).catch(() => {});
+        await purge(record).catch(() => {});
         throw error;
       }
       // The subscription was deleted while this registration was being written.
-      await purge(id, tabId, subscriptionId);
+      await purge(record);
       return { ok: false, reason: 'unknown-subscription' };
     },
 
@@ -481,7 +534,7 @@ export function createRedisStore({
             )) as ['taken', string[], string] | ['live', string] | ['gone'];
             if (reply[0] === 'taken') {
               const record = decodeRegistration(id, reply[1], reply[2]);
-              await unindex(id, record.tabId, record.subscriptionId);
+              await unindex(id, record.tabId, record.subscriptionId, record.clientKey);
               taken.push(record);
             } else if (reply[0] === 'live') {
               // Renewed after the range was read; make sure the index says so (GT: never shorten

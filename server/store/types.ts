@@ -13,6 +13,8 @@ export interface SubscriptionRecord {
   createdAt: number;
   /** Epoch ms after which it is gone unless a registration uses it again. */
   expiresAt: number;
+  /** The operator's key of the client that stored it (`clientKey`), or `null`. */
+  clientKey: string | null;
 }
 
 /**
@@ -32,6 +34,8 @@ export interface RegistrationRecord {
   held: boolean;
   /** Pushed even while its tab is hidden: the app's service worker shows a notification. */
   background: boolean;
+  /** The operator's key of the client that made it (`clientKey`), or `null`. */
+  clientKey: string | null;
   /** The client's operation key, kept for logs and debugging. */
   operationKey: string;
   /** The GraphQL document as sent. */
@@ -56,6 +60,12 @@ export interface RegistrationRecord {
    * (`createPubSub` on Redis Streams); `null` when the source is not replayable.
    */
   cursor: string | null;
+}
+
+/** What {@link Store.usage} counts. */
+export interface StoreUsage {
+  subscriptions: number;
+  registrations: number;
 }
 
 /** What {@link Store.listen} listeners get when signals may have been lost meanwhile. */
@@ -132,8 +142,16 @@ export interface Store {
     newId: string,
     now: number,
     ttlMs: number,
+    clientKey?: string | null,
   ): Promise<SubscriptionRecord>;
   getSubscription(id: string): Promise<SubscriptionRecord | null>;
+  /** The live push subscription of an endpoint, if any. */
+  findSubscription(endpoint: string): Promise<SubscriptionRecord | null>;
+  /**
+   * How many live push subscriptions and registrations the store holds, for capacities; with
+   * `clientKey`, those one client made. May count a few that just expired.
+   */
+  usage(clientKey?: string): Promise<StoreUsage>;
   /**
    * Deletes a push subscription (the push service answered 404/410, or the browser gave it up).
    * Its registrations stay, delivered over their tabs' streams from now on.
