@@ -94,3 +94,31 @@ describe('createPubSub on Redis, when a reply is lost', () => {
     expect(entries.map(([, fields]) => JSON.parse(fields[1] as string).n)).toEqual([1, 2, 3]);
   });
 });
+
+describe('createPubSub on Redis, what it leaves behind', () => {
+  it('keeps publish ids in a few bucket keys, not one key per publish', async () => {
+    const prefix = testPrefix('pub-keys');
+    const redis = new Redis('redis://127.0.0.1:6379');
+    const pubSub = createPubSub<{ tick: [id: string, payload: { n: number }] }>({ redis, prefix });
+    try {
+      await Promise.all(
+        Array.from({ length: 2_000 }, (_, n) => pubSub.publish('tick', `t${n % 20}`, { n })),
+      );
+      const keys = await redis.keys(`{${prefix}}#pub:*`);
+      expect(keys.length).toBeGreaterThanOrEqual(1);
+      expect(keys.length).toBeLessThanOrEqual(2);
+      for (const key of keys) {
+        const ttl = await redis.pttl(key);
+        expect(ttl).toBeGreaterThan(0);
+        expect(ttl).toBeLessThanOrEqual(20_000);
+      }
+      expect(
+        (await Promise.all(keys.map((key) => redis.hlen(key)))).reduce((a, b) => a + b, 0),
+      ).toBe(2_000);
+    } finally {
+      await pubSub.close();
+      await deleteKeysWithPrefix(redis, `{${prefix}}`);
+      await redis.quit();
+    }
+  });
+});

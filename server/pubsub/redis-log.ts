@@ -23,27 +23,40 @@ export interface RedisEventLogOptions {
 const DATA_FIELD = 'd';
 
 /**
- * How long a publish id is remembered. ioredis resends a command whose reply was lost when the
- * connection drops (a Redis restart or failover); the resend comes within seconds of the
- * reconnect, so a minute covers it with room to spare.
+ * How long a publish id is remembered, at least. ioredis resends a command whose reply was lost
+ * when the connection drops (a Redis restart or failover) as soon as it has reconnected, which is
+ * within seconds.
  */
-const PUBLISH_ID_TTL_MS = 60_000;
+const PUBLISH_ID_TTL_MS = 10_000;
 
 /**
- * XADD at most once per publish id: KEYS = stream, publish-id key; ARGV = maxLen, ttlMs, payload
- * JSON, id TTL. Without it, a publish whose reply was lost in a Redis restart is appended twice
- * and every subscriber sees the event twice.
+ * Publish ids are kept in one hash per 10-second bucket (not one key per publish: at 10k
+ * publishes a second that was 600k live keys), each expiring 10 s after its bucket ends; a publish
+ * looks in its bucket and the one before. Live keys: three at most, whatever the rate; memory
+ * about 100 bytes per publish of the last 10 to 20 s.
+ */
+const BUCKET_MS = 10_000;
+
+/**
+ * XADD at most once per publish id: KEYS = stream, this bucket's ids, the previous bucket's;
+ * ARGV = maxLen, ttlMs, payload JSON, publish id, bucket TTL. Without it, a publish whose reply
+ * was lost in a Redis restart is appended twice and every subscriber sees the event twice.
  */
 const APPEND_ONCE = defineScript(
   'pubsub-append-once',
-  2,
-  `local seen = redis.call('GET', KEYS[2])
+  3,
+  `local seen = redis.call('HGET', KEYS[2], ARGV[4]) or redis.call('HGET', KEYS[3], ARGV[4])
 if seen then return seen end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', '${DATA_FIELD}', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('SET', KEYS[2], id, 'PX', ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[4], id)
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return id`,
 );
+
+/** Key of the publish-id bucket `index` under `prefix` (the streams' hash tag). */
+export const publishIdsKey = (prefix: string, index: number): string =>
+  `{${prefix}}#pub:${index}`;
 
 /**
  * An {@link EventLog} on Redis Streams: one stream per topic, ids assigned by Redis, durable
@@ -89,14 +102,21 @@ export function createRedisEventLog({
 
   return {
     async append(topic, payload) {
-      // The publish id lives under the same hash tag as the stream, so the script runs on a
-      // Cluster; a retry of this call by ioredis carries the same id and appends nothing.
-      const publishKey = `{${prefix}}#pub:${randomBytes(12).toString('base64url')}`;
+      // The buckets live under the same hash tag as the streams, so the script runs on a
+      // Cluster; a retry of this call by ioredis carries the same id and keys, and appends nothing.
+      const publishId = randomBytes(12).toString('base64url');
+      const bucket = Math.floor(Date.now() / BUCKET_MS);
       const id = await runScript(
         redis,
         APPEND_ONCE,
-        [key(topic), publishKey],
-        [maxLen, ttlMs, JSON.stringify(payload ?? null), PUBLISH_ID_TTL_MS],
+        [key(topic), publishIdsKey(prefix, bucket), publishIdsKey(prefix, bucket - 1)],
+        [
+          maxLen,
+          ttlMs,
+          JSON.stringify(payload ?? null),
+          publishId,
+          BUCKET_MS + PUBLISH_ID_TTL_MS,
+        ],
       );
       return String(id);
     },
