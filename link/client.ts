@@ -323,6 +323,15 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
       reconcile();
     },
     onResync: (key, reason) => emit('resync', { key, reason }),
+    onUnknownSubscription: () => {
+      if (path !== 'push') return;
+      push.forget();
+      path = 'stream';
+      // Put the browser's subscription again and move back, where the permission still holds.
+      void push.permission().then((permission) => {
+        if (permission === 'granted' && !disposed && path === 'stream') void usePush(false);
+      });
+    },
   });
 
   const stream = createStreamSource({
@@ -353,6 +362,8 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
 
   let moving: Promise<void> | null = null;
   let moveAgain = false;
+  /** Bumped when a move in flight is abandoned (a page frozen midway). */
+  let moveGeneration = 0;
   /** Why the last move onto push was refused, for `enablePush`'s answer. */
   let refusal: WebPushLinkError | null = null;
 
@@ -367,12 +378,14 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
       moveAgain = true;
       return;
     }
+    const mine = moveGeneration;
     moving = (async () => {
       do {
         moveAgain = false;
         await reconcileOnce();
-      } while (moveAgain && !disposed);
+      } while (moveAgain && !disposed && mine === moveGeneration);
     })().finally(() => {
+      if (mine !== moveGeneration) return;
       moving = null;
       updateMode();
     });
@@ -512,8 +525,12 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
 
   // --- page lifecycle ------------------------------------------------------------------------
 
+  /** Set from a persisted `pagehide` until the page is back: a frozen page sends nothing. */
+  let frozen = false;
+
   const onPageHide = (persisted: boolean): void => {
     if (persistQueued) flushPersist();
+    frozen = persisted;
     // A page in the back/forward cache may come back: keep its registrations (they expire by
     // themselves if it does not), close the stream, and catch up on return.
     stream.stop();
@@ -529,12 +546,20 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
     const removeLifecycle = listenToLifecycle({
       onVisibility(nowHidden) {
         hidden = nowHidden;
+        // Going into the back/forward cache: a request started now would be frozen midway.
+        if (frozen) return;
         // Hidden: the server holds our pushes. Shown: it pushes again, and we catch up.
         if (nowHidden) void renewal.now();
         else renewToCatchUp();
       },
       onPageHide,
       onResume() {
+        frozen = false;
+        hidden = pageHidden();
+        // A round (or a move) the freeze caught may never end: start over.
+        renewal.reset();
+        moveGeneration++;
+        moving = null;
         renewToCatchUp();
         reconcile();
       },

@@ -1,6 +1,7 @@
 import type { FormattedExecutionResult } from 'graphql';
 import {
   type Envelope,
+  ErrorCode,
   EXTENSION_KEY,
   RESYNC_CODE,
   type RegistrationRequestExtension,
@@ -103,6 +104,12 @@ export interface OperationsOptions {
   onReleased(): void;
   /** Continuity was lost for a subscription, which is re-established. */
   onResync(key: string, reason: ResyncReason): void;
+  /**
+   * The server no longer knows the push subscription new registrations were sent to (it expired
+   * while the page was away): the client forgets it, so that {@link OperationsOptions.target}
+   * gives the stream, and sets push up again.
+   */
+  onUnknownSubscription(): void;
 }
 
 /** The subscriptions of one client and their registrations. */
@@ -178,6 +185,7 @@ export function createOperations(options: OperationsOptions): Operations {
     onLive,
     onReleased,
     onResync,
+    onUnknownSubscription,
   } = options;
   const active = new Map<string, Operation>();
   const live = new Map<string, Operation>();
@@ -349,6 +357,13 @@ export function createOperations(options: OperationsOptions): Operations {
     }
     if (answer.value.kind === 'errors') {
       const { errors = [] } = answer.value.result;
+      const code = (errors[0] as { extensions?: { code?: unknown } } | undefined)?.extensions?.code;
+      if (code === ErrorCode.UnknownSubscription && subscriptionId !== null) {
+        // Our push subscription expired on the server (the page was away past its TTL):
+        // register on the stream now; push comes back once it is put again.
+        onUnknownSubscription();
+        return connect(operation, false);
+      }
       return finish(operation, () => operation.sink.error(errors));
     }
     attach(operation, answer.value.ack.registrationId, answer.value.ack.seq, subscriptionId);

@@ -18,6 +18,11 @@ export interface Renewal {
   cancel(): void;
   /** Disarms the timer for good. */
   stop(): void;
+  /**
+   * Forgets a round under way without waiting for it: a page frozen in the back/forward cache
+   * may leave its request pending forever, and the rounds after it would wait on it.
+   */
+  reset(): void;
 }
 
 /**
@@ -31,6 +36,8 @@ export function createRenewal({ interval, active, renewOnce }: RenewalOptions): 
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
+  /** Bumped by `reset`, so that an abandoned round's end changes nothing. */
+  let generation = 0;
 
   const clear = (): void => {
     if (timer !== undefined) clearTimeout(timer);
@@ -51,18 +58,22 @@ export function createRenewal({ interval, active, renewOnce }: RenewalOptions): 
       return running;
     }
     clear();
-    running = (async () => {
+    const mine = generation;
+    const round = (async () => {
       try {
         do {
           again = false;
           await renewOnce();
-        } while (again && !stopped);
+        } while (again && !stopped && mine === generation);
       } finally {
-        running = null;
-        schedule();
+        if (mine === generation) {
+          running = null;
+          schedule();
+        }
       }
     })();
-    return running;
+    running = round;
+    return round;
   };
 
   return {
@@ -72,6 +83,11 @@ export function createRenewal({ interval, active, renewOnce }: RenewalOptions): 
     stop() {
       stopped = true;
       clear();
+    },
+    reset() {
+      generation++;
+      running = null;
+      again = false;
     },
   };
 }

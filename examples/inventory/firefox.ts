@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firefoxPushPrefs } from './firefox-prefs.js';
+import { firefoxPushServicePrefs } from './firefox-prefs.js';
 
 const FIREFOX = '/usr/bin/firefox-esr';
 const port = Number(process.env.PORT ?? 4000);
@@ -20,7 +20,8 @@ if (!existsSync(FIREFOX)) {
 
 // A fresh profile: the push prefs apply to it alone, and nothing is left behind.
 const profile = mkdtempSync(join(tmpdir(), 'inventory-firefox-'));
-const prefs = firefoxPushPrefs(`ws://127.0.0.1:${pushPort}/`);
+// As a first-time visitor: the page asks for the notification permission when you click.
+const prefs = firefoxPushServicePrefs(`ws://127.0.0.1:${pushPort}/`);
 writeFileSync(
   join(profile, 'user.js'),
   Object.entries(prefs)

@@ -101,10 +101,11 @@ export async function startInventoryServer({
     (vapidFile
       ? await loadOrCreateVapid(vapidFile)
       : { subject: EXAMPLE_VAPID_SUBJECT, ...generateVapidKeys() });
-  const [bundles, indexTemplate, styles] = await Promise.all([
+  const [bundles, indexTemplate, styles, about] = await Promise.all([
     buildInventoryBundles(),
     readFile(publicFile('index.html'), 'utf8'),
     readFile(publicFile('styles.css')),
+    readFile(publicFile('about.html')),
   ]);
   const indexHtml = indexTemplate.replace(
     '</head>',
@@ -132,6 +133,7 @@ export async function startInventoryServer({
     '/': { type: 'text/html; charset=utf-8', body: indexHtml },
     '/index.html': { type: 'text/html; charset=utf-8', body: indexHtml },
     '/styles.css': { type: 'text/css; charset=utf-8', body: styles },
+    '/about.html': { type: 'text/html; charset=utf-8', body: about },
     '/app.js': { type: 'text/javascript; charset=utf-8', body: bundles.app },
     '/sw.js': { type: 'text/javascript; charset=utf-8', body: bundles.sw },
   };

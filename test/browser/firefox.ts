@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import puppeteer, { type Browser } from 'puppeteer-core';
-import { firefoxPushPrefs } from '../../examples/inventory/firefox-prefs.js';
+import {
+  firefoxGrantedPushPrefs,
+  firefoxPushServicePrefs,
+} from '../../examples/inventory/firefox-prefs.js';
 
 /** Where Debian's `firefox-esr` package puts its binary. */
 export const FIREFOX_PATH = '/usr/bin/firefox-esr';
@@ -9,6 +12,14 @@ export const FIREFOX_PATH = '/usr/bin/firefox-esr';
 export interface LaunchFirefoxOptions {
   /** WebSocket URL of the local push service (`dom.push.serverURL`). */
   pushServiceWsUrl: string;
+  /**
+   * `granted`: the notification permission is granted up front (the push-path suites only);
+   * `ask`: Firefox's default, as for a first-time visitor; `denied`: blocked.
+   * @defaultValue 'granted'
+   */
+  permission?: 'granted' | 'ask' | 'denied';
+  /** More prefs, over these. */
+  prefs?: Record<string, string | number | boolean>;
   /**
    * Run without a window.
    * @defaultValue true
@@ -27,6 +38,8 @@ export interface LaunchFirefoxOptions {
 export async function launchFirefox({
   pushServiceWsUrl,
   headless = true,
+  permission = 'granted',
+  prefs = {},
 }: LaunchFirefoxOptions): Promise<Browser> {
   if (!existsSync(FIREFOX_PATH)) {
     throw new Error(
@@ -37,6 +50,12 @@ export async function launchFirefox({
     browser: 'firefox',
     executablePath: FIREFOX_PATH,
     headless,
-    extraPrefsFirefox: firefoxPushPrefs(pushServiceWsUrl),
+    extraPrefsFirefox: {
+      ...(permission === 'granted'
+        ? firefoxGrantedPushPrefs(pushServiceWsUrl)
+        : firefoxPushServicePrefs(pushServiceWsUrl)),
+      ...(permission === 'denied' ? { 'permissions.default.desktop-notification': 2 } : {}),
+      ...prefs,
+    },
   });
 }

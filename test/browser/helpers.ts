@@ -1,6 +1,7 @@
 import type { Browser, Page, Target } from 'puppeteer-core';
 import type { LiveStats } from '../../examples/inventory/client/live-stats.js';
 import type { WebPushLinkSnapshot } from '../../link/index.js';
+import { MESSAGE_SOURCE } from '../../protocol/index.js';
 import type { AckRecord, MessageEvent, PushService } from '../../push-service/index.js';
 
 /** Options of {@link waitFor}. */
@@ -95,12 +96,20 @@ export function linkSnapshot(page: Page): Promise<WebPushLinkSnapshot> {
 }
 
 /**
- * Opens a product page in a new tab and waits until its subscription is registered.
+ * Opens a product page in a new tab and waits until its subscription is registered and reaches
+ * the page the way asked.
+ * @param mode - `push` (the default: the push-path suites, whose profile grants the permission,
+ * wait for the move from the stream to Web Push) or `stream`
  * @returns the page
  */
-export async function openProduct(browser: Browser, baseUrl: string, productId: string) {
+export async function openProduct(
+  browser: Browser,
+  baseUrl: string,
+  productId: string,
+  mode: 'push' | 'stream' = 'push',
+) {
   const page = await openTab(browser, `${baseUrl}#/product/${productId}`);
-  await waitForLive(page, productId);
+  await waitForLive(page, productId, mode);
   return page;
 }
 
@@ -112,7 +121,7 @@ const openers = new WeakMap<Browser, Promise<Page>>();
  * @param url - where the tab goes
  * @returns the tab's page
  * @remarks The tab is opened with `window.open` from a blank tab kept for the purpose, which makes
- * it closable by script.
+ * it closable by script, in a window of its own so that it is visible.
  */
 export async function openTab(browser: Browser, url: string): Promise<Page> {
   let opener = openers.get(browser);
@@ -124,8 +133,10 @@ export async function openTab(browser: Browser, url: string): Promise<Page> {
   const created = new Promise<Page | null>((resolve) =>
     browser.once('targetcreated', (target: Target) => resolve(target.page())),
   );
+  // A window of its own: every page the tests open is visible (a tab behind another is hidden,
+  // and a hidden tab asks the server to hold its pushes).
   await blank.evaluate((href) => {
-    window.open(href);
+    window.open(href, '_blank', 'popup,width=900,height=700');
   }, url);
   const page = await created;
   if (!page) throw new Error(`no page for ${url}`);
@@ -148,18 +159,30 @@ export async function closeTab(page: Page): Promise<void> {
   await closed;
 }
 
-/** Waits until the page's link holds exactly one registration, for `productId`'s page. */
-export async function waitForLive(page: Page, productId: string) {
+/**
+ * Waits until the page's link holds exactly one registration, for `productId`'s page, and its
+ * updates come the way asked.
+ */
+export async function waitForLive(page: Page, productId: string, mode: 'push' | 'stream' = 'push') {
   return waitFor(
     async () => {
       const stats = await liveStats(page);
-      return stats?.registration === 'live' &&
-        stats.watching === productId &&
-        stats.registrationIds.length === 1
-        ? stats
-        : null;
+      if (
+        stats?.registration !== 'live' ||
+        stats.watching !== productId ||
+        stats.registrationIds.length !== 1 ||
+        stats.mode !== mode
+      ) {
+        return null;
+      }
+      // Every registration is where the mode says (a move onto push may still be under way).
+      const link = await linkSnapshot(page);
+      const placed = link.registrations.every((r) =>
+        mode === 'stream' ? r.deliveredTo === null : r.deliveredTo === link.subscriptionId,
+      );
+      return placed && (mode === 'stream' || link.stream === 'closed') ? stats : null;
     },
-    { what: `the ${productId} page to be live` },
+    { what: `the ${productId} page to be live by ${mode}` },
   );
 }
 
@@ -216,4 +239,161 @@ export function tapPushService(pushService: PushService): PushTap {
       for (const stop of stops) stop();
     },
   };
+}
+
+/**
+ * Opens a tab like {@link openTab}, with `init` run in every document the tab loads, before the
+ * page's own scripts (a preload script).
+ * @param browser - the browser
+ * @param url - where the tab goes
+ * @param init - runs first in each document; it cannot close over anything
+ * @returns the tab's page
+ */
+export async function openTabWith(browser: Browser, url: string, init: () => void): Promise<Page> {
+  const page = await openTab(browser, 'about:blank');
+  await page.evaluateOnNewDocument(init);
+  await page.goto(url);
+  return page;
+}
+
+/** The text of the element with this `data-testid`, or null when there is none. */
+export function textOf(page: Page, testId: string): Promise<string | null> {
+  return page
+    .$(`[data-testid="${testId}"]`)
+    .then((element) => element?.evaluate((e) => e.textContent) ?? null);
+}
+
+/** A loop of stock changes running in the background, from {@link keepRestocking}. */
+export interface Restocker {
+  /** The stocks published so far, in the order the server applied them. */
+  readonly stocks: readonly number[];
+  /** Waits until `count` more changes than now were published. */
+  more(count: number): Promise<void>;
+  /** Stops after the change in flight, and returns every stock published. */
+  stop(): Promise<number[]>;
+}
+
+/**
+ * Restocks a product by one every `everyMs` until stopped, one change at a time (each waits for
+ * the previous answer), so the stocks come back in the order the server published them.
+ * @param graphqlUrl - the endpoint
+ * @param productId - the product
+ * @param everyMs - pause between changes
+ * @returns the running loop
+ */
+export function keepRestocking(graphqlUrl: string, productId: string, everyMs = 50): Restocker {
+  const stocks: number[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      stocks.push(await restock(graphqlUrl, productId));
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  return {
+    stocks,
+    async more(count) {
+      const target = stocks.length + count;
+      await waitFor(() => stocks.length >= target, {
+        what: `${count} more stock changes of ${productId}`,
+      });
+    },
+    async stop() {
+      stopped = true;
+      await loop;
+      return [...stocks];
+    },
+  };
+}
+
+/**
+ * Records, from now on, every envelope for this tab that the service worker posts to the page
+ * (one per push that reached the page), as `[registrationId, seq]` pairs.
+ * @param page - a product page
+ * @returns a function reading what was recorded so far
+ */
+export async function recordPushes(page: Page): Promise<() => Promise<[string, number][]>> {
+  const { tabId } = await liveStats(page);
+  await page.evaluate(
+    (tab, source) => {
+      const pushes: [string, number][] = [];
+      (window as unknown as { __recordedPushes: typeof pushes }).__recordedPushes = pushes;
+      navigator.serviceWorker.addEventListener('message', (event) => {
+        const data = event.data as {
+          source?: unknown;
+          kind?: unknown;
+          envelope?: { tab?: unknown; reg?: unknown; seq?: unknown };
+        } | null;
+        const envelope = data?.kind === 'envelope' ? data.envelope : undefined;
+        if (
+          data?.source === source &&
+          envelope?.tab === tab &&
+          typeof envelope.reg === 'string' &&
+          typeof envelope.seq === 'number'
+        ) {
+          pushes.push([envelope.reg, envelope.seq]);
+        }
+      });
+    },
+    tabId,
+    MESSAGE_SOURCE,
+  );
+  return () =>
+    page.evaluate(() => [
+      ...(window as unknown as { __recordedPushes: [string, number][] }).__recordedPushes,
+    ]);
+}
+
+/** The channel of the page's push subscription at the push service (the endpoint's last part). */
+export async function pushChannelOf(page: Page): Promise<string | null> {
+  const endpoint = await page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.getRegistration();
+    return (await registration?.pushManager.getSubscription())?.endpoint ?? null;
+  });
+  return endpoint ? (new URL(endpoint).pathname.split('/').pop() ?? null) : null;
+}
+
+/**
+ * Opens `url` (absolute, or relative to the opener's page) in a new tab of the opener's window,
+ * in front of it: the opener's page becomes hidden. The new tab may close itself
+ * ({@link closeTab}), which shows the opener again.
+ * @param opener - the page whose window gets the tab
+ * @param url - where the tab goes
+ * @returns the new tab's page
+ */
+export async function openTabInFront(opener: Page, url: string): Promise<Page> {
+  const browser = opener.browser();
+  const created = new Promise<Page | null>((resolve) =>
+    browser.once('targetcreated', (target: Target) => resolve(target.page())),
+  );
+  // No window features: a tab in the same window, not a window of its own.
+  await opener.evaluate((href) => {
+    window.open(href);
+  }, url);
+  const page = await created;
+  if (!page) throw new Error(`no page for ${url}`);
+  await page.waitForFunction(() => document.readyState === 'complete', { timeout: 10_000 });
+  return page;
+}
+
+/** `document.visibilityState` of the page. */
+export function visibilityOf(page: Page): Promise<DocumentVisibilityState> {
+  return page.evaluate(() => document.visibilityState);
+}
+
+/**
+ * Opens `url` in a new tab made by the browser itself (no opener), with `init` run first in every
+ * document the tab loads.
+ * @param browser - the browser
+ * @param url - where the tab goes
+ * @param init - runs first in each document; it cannot close over anything
+ * @returns the tab's page; close it with `page.close()`
+ * @remarks Unlike {@link openTab}'s script-opened tabs, such a tab is alone in its browsing
+ * context group, which Firefox requires to keep a page in the back/forward cache.
+ */
+export async function newTabWith(browser: Browser, url: string, init: () => void): Promise<Page> {
+  const page = await browser.newPage();
+  await page.evaluateOnNewDocument(init);
+  await page.goto(url);
+  return page;
 }

@@ -22,8 +22,12 @@ export function App() {
             Live inventory
           </a>
           <span className="tagline">
-            Stock changes arrive as Web Push messages, per tab. No socket per page.
+            Stock changes arrive live: over a resumable stream, or as Web Push messages once you
+            allow them.
           </span>
+          <a className="topbar-link" href="/about.html" data-testid="about">
+            About
+          </a>
         </div>
       </header>
       <AnnouncementBanner />

@@ -1,5 +1,5 @@
 import { cacheExchange, type KeyingConfig } from '@urql/exchange-graphcache';
-import { Client, fetchExchange, mapExchange } from 'urql';
+import { Client, fetchExchange, getOperationName, mapExchange } from 'urql';
 import {
   browserPushTransport,
   type WebPushExchangeHandle,
@@ -39,7 +39,9 @@ export function createInventoryClient(): { client: Client; link: WebPushExchange
       mapExchange({
         onResult(result) {
           const changed = (result.data as StockChanged | undefined)?.stockChanged;
-          if (result.operation.kind === 'subscription' && changed) {
+          // The page's own subscription; the background alert's results reach the cache too.
+          const name = getOperationName(result.operation.query);
+          if (result.operation.kind === 'subscription' && name === 'StockChanged' && changed) {
             recordResult(changed.id, changed.stock);
           }
         },
@@ -61,6 +63,8 @@ function createTransport({ pushSubscription }: PageConfig): PushTransport {
   const transport = browserPushTransport({ serviceWorkerUrl: SERVICE_WORKER_URL });
   if (!pushSubscription) return transport;
   return {
+    // The test that sets a fixed subscription plays a browser that already granted it.
+    permission: async () => 'granted',
     onMessage: (listener) => transport.onMessage(listener),
     async subscribe() {
       await navigator.serviceWorker.register(SERVICE_WORKER_URL);

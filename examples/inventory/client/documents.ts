@@ -44,6 +44,19 @@ export const STOCK_CHANGED_SUBSCRIPTION = gql`
   }
 `;
 
+/**
+ * The same change, for the background alert: a registration of its own, marked `background`, so
+ * that it is pushed while the tab is hidden (the service worker turns it into a notification).
+ */
+export const STOCK_ALERT_SUBSCRIPTION = gql`
+  subscription StockAlert($productId: ID!) {
+    stockChanged(productId: $productId) {
+      id
+      stock
+    }
+  }
+`;
+
 /** Takes items out of stock. */
 export const BUY_MUTATION = gql`
   mutation Buy($productId: ID!, $quantity: Int!) {

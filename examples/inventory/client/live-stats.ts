@@ -1,5 +1,5 @@
 import { useSyncExternalStore } from 'react';
-import type { WebPushExchangeHandle } from '../../../link/index.js';
+import type { ClientMode, WebPushExchangeHandle, WebPushLinkError } from '../../../link/index.js';
 import { isEnvelope, MESSAGE_SOURCE } from '../../../protocol/index.js';
 import { ANNOUNCEMENT_SOURCE, type AnnouncementMessage } from './announcement.js';
 
@@ -21,6 +21,12 @@ export interface LiveStats {
   /** Product whose page is open, if any. */
   watching: string | null;
   registration: RegistrationStatus;
+  /** How the tab's registrations reach it: `stream`, `push`, `connecting` or `offline`. */
+  mode: ClientMode;
+  /** The last reason push could not be used, if any (the stream serves meanwhile). */
+  pushError: { code: string; message: string } | null;
+  /** Times continuity was lost and the page refetched (a registration gone while away). */
+  resyncs: number;
   /** Server ids of the registrations the link holds for this tab. */
   registrationIds: string[];
   /** Push messages for this tab that reached this page. */
@@ -36,15 +42,28 @@ export interface LiveStats {
 
 const RESULTS_KEY = 'inventory:results';
 const MAX_RESULTS = 500;
-/** The link has no change events; its state is small, so reading it twice a second is fine. */
+/** Registrations have no change event; the link's state is small, so polling it is fine. */
 const POLL_MS = 250;
 
 const listeners = new Set<() => void>();
 let failed = false;
+let connected: WebPushExchangeHandle | undefined;
+
+/**
+ * The page's Web Push exchange handle.
+ * @returns the handle given to {@link connectLiveStats}
+ */
+export function pushLink(): WebPushExchangeHandle {
+  if (!connected) throw new Error('connectLiveStats was not called');
+  return connected;
+}
 let stats: LiveStats = {
   tabId: '',
   watching: null,
   registration: 'idle',
+  mode: 'connecting',
+  pushError: null,
+  resyncs: 0,
   registrationIds: [],
   pushes: 0,
   results: loadResults(),
@@ -74,6 +93,7 @@ const sameIds = (a: string[], b: string[]) =>
  * @param link - the handle of the page's Web Push exchange
  */
 export function connectLiveStats(link: WebPushExchangeHandle): void {
+  connected = link;
   (window as { __inventoryLink?: WebPushExchangeHandle }).__inventoryLink = link;
   const refresh = () => {
     const snapshot = link.inspect();
@@ -92,6 +112,12 @@ export function connectLiveStats(link: WebPushExchangeHandle): void {
   };
   refresh();
   setInterval(refresh, POLL_MS);
+  update({ mode: link.mode });
+  link.on('mode', (mode) => update({ mode }));
+  link.on('push-error', (error: WebPushLinkError) =>
+    update({ pushError: { code: error.code, message: error.message } }),
+  );
+  link.on('resync', () => update({ resyncs: stats.resyncs + 1 }));
 
   navigator.serviceWorker?.addEventListener('message', (event: MessageEvent) => {
     const message = event.data as { source?: unknown; kind?: unknown; envelope?: unknown } | null;

@@ -1,5 +1,6 @@
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useSubscription } from 'urql';
+import { RESYNC_CODE } from '../../../protocol/index.js';
 import {
   BUY_MUTATION,
   PRODUCT_QUERY,
@@ -10,6 +11,8 @@ import {
 import { formatPrice } from './format.js';
 import { setFailed, setWatching } from './live-stats.js';
 import { Monogram } from './monogram.js';
+import { PushButton } from './push-button.js';
+import { StockAlert, wantsAlert } from './stock-alert.js';
 import { StockBadge } from './stock-badge.js';
 
 /** Props of {@link ProductPage}. */
@@ -39,11 +42,12 @@ const time = new Intl.DateTimeFormat('en-GB', {
  * @returns the page
  */
 export function ProductPage({ productId }: ProductPageProps) {
-  const [{ data, fetching, error }] = useQuery<{ product: ProductView | null }>({
+  const [{ data, fetching, error }, refetch] = useQuery<{ product: ProductView | null }>({
     query: PRODUCT_QUERY,
     variables: { id: productId },
   });
-  const [{ data: events = [], error: liveError }] = useSubscription<
+  const [alert, setAlert] = useState(() => wantsAlert(productId));
+  const [{ data: events = [], error: liveError, extensions: liveExtensions }] = useSubscription<
     StockChanged,
     StockEvent[],
     { productId: string }
@@ -63,6 +67,13 @@ export function ProductPage({ productId }: ProductPageProps) {
   useEffect(() => {
     if (liveError) setFailed();
   }, [liveError]);
+
+  // Continuity was lost (the page was away longer than its registration lived): what changed
+  // meanwhile is unknown, so read the product again.
+  useEffect(() => {
+    const notice = (liveExtensions as { webPush?: { code?: string } } | undefined)?.webPush;
+    if (notice?.code === RESYNC_CODE) refetch({ requestPolicy: 'network-only' });
+  }, [liveExtensions, refetch]);
 
   if (error) return <p className="notice notice-error">Could not load: {error.message}</p>;
   if (fetching && !data) return <p className="notice">Loading…</p>;
@@ -108,6 +119,8 @@ export function ProductPage({ productId }: ProductPageProps) {
             {mutationError.graphQLErrors[0]?.message ?? mutationError.message}
           </p>
         )}
+        <PushButton active={alert} onEnabled={() => setAlert(true)} />
+        {alert && <StockAlert productId={productId} />}
       </section>
 
       <section className="activity" aria-label="Live updates">
