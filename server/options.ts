@@ -209,12 +209,7 @@ export interface ResolvedOptions
   extends Required<
     Omit<
       WebPushOptions,
-      | 'sender'
-      | 'logger'
-      | 'renewIntervalMs'
-      | 'adoptIntervalMs'
-      | 'authorizeRenewal'
-      | 'clientKey'
+      'sender' | 'logger' | 'renewIntervalMs' | 'adoptIntervalMs' | 'authorizeRenewal' | 'clientKey'
     >
   > {
   authorizeRenewal: WebPushOptions['authorizeRenewal'];

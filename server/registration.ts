@@ -6,8 +6,8 @@ import {
   type RegistrationAck,
   type RegistrationRequestExtension,
 } from '../protocol/index.js';
-import { createWebPushError } from './errors.js';
 import type { Capacity } from './capacity.js';
+import { createWebPushError } from './errors.js';
 import type { ObservedCursor } from './event-cursor.js';
 import { randomId } from './ids.js';
 import type { LeaseKeeper } from './lease.js';

@@ -55,8 +55,7 @@ return id`,
 );
 
 /** Key of the publish-id bucket `index` under `prefix` (the streams' hash tag). */
-export const publishIdsKey = (prefix: string, index: number): string =>
-  `{${prefix}}#pub:${index}`;
+export const publishIdsKey = (prefix: string, index: number): string => `{${prefix}}#pub:${index}`;
 
 /**
  * An {@link EventLog} on Redis Streams: one stream per topic, ids assigned by Redis, durable
@@ -110,13 +109,7 @@ export function createRedisEventLog({
         redis,
         APPEND_ONCE,
         [key(topic), publishIdsKey(prefix, bucket), publishIdsKey(prefix, bucket - 1)],
-        [
-          maxLen,
-          ttlMs,
-          JSON.stringify(payload ?? null),
-          publishId,
-          BUCKET_MS + PUBLISH_ID_TTL_MS,
-        ],
+        [maxLen, ttlMs, JSON.stringify(payload ?? null), publishId, BUCKET_MS + PUBLISH_ID_TTL_MS],
       );
       return String(id);
     },

@@ -56,7 +56,11 @@ export function createMemoryStore(): Store {
     }
     return sets;
   };
-  const forgetClient = (key: string | null, kind: 'subscriptions' | 'registrations', id: string) => {
+  const forgetClient = (
+    key: string | null,
+    kind: 'subscriptions' | 'registrations',
+    id: string,
+  ) => {
     if (key === null) return;
     const sets = byClient.get(key);
     sets?.[kind].delete(id);

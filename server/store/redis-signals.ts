@@ -1,4 +1,5 @@
-import { Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster } from './ioredis.js';
 import type { RedisClient } from './redis-script.js';
 import { SIGNALS_RESUMED } from './types.js';
 
@@ -31,7 +32,7 @@ export interface RedisSignals {
  * called with {@link SIGNALS_RESUMED}: messages sent meanwhile are lost.
  */
 export function createRedisSignals({ redis, channel }: RedisSignalsOptions): RedisSignals {
-  const cluster = redis instanceof Cluster;
+  const cluster = isCluster(redis);
   const sharded = cluster && (redis as Cluster).options.shardedSubscribers === true;
   const listeners = new Map<string, Set<(message: string) => void>>();
   const tabOfChannel = new Map<string, string>();

@@ -53,8 +53,8 @@
  * readers skip them. A registration's own keys exist only while its hash does: after
  * `deleteRegistration` or `takeExpired`, none of its keys is left.
  */
-import { Redis } from 'ioredis';
 import type { Envelope, PushSubscriptionData } from '../../protocol/index.js';
+import { connectRedis } from './ioredis.js';
 import { createRedisKeys } from './redis-keys.js';
 import {
   decodeRegistration,
@@ -141,7 +141,7 @@ export function createRedisStore({
   now = Date.now,
 }: RedisStoreOptions): Store {
   const ownsClient = typeof client === 'string';
-  const redis: RedisClient = typeof client === 'string' ? new Redis(client) : client;
+  const redis: RedisClient = typeof client === 'string' ? connectRedis(client) : client;
   const keys = createRedisKeys(prefix);
   const lastSeq = new Map<string, number>();
   const signals = createRedisSignals({ redis, channel: keys.tabChannel });
