@@ -1,7 +1,7 @@
 /**
  * `graphql-web-push/link`: the client of GraphQL subscriptions over Web Push and the resumable
- * stream (`createClient`, shaped like graphql-ws's), its urql exchange, and the browser's push
- * transport.
+ * stream (`createClient`, shaped like graphql-ws's) and the browser's push transport. The urql
+ * exchange is `graphql-web-push/link/urql`, the Apollo link `graphql-web-push/link/apollo`.
  * @packageDocumentation
  */
 
@@ -25,17 +25,12 @@ export {
   LinkErrorCode,
   type WebPushLinkError,
 } from './errors.js';
-export {
-  type WebPushExchangeHandle,
-  webPushExchange,
-  webPushExchangeWithHandle,
-} from './exchange.js';
 export type {
   RegistrationSnapshot,
   SubscribeOptions,
+  WebPushOperationContext,
   WebPushRequest,
   WebPushSink,
 } from './operations.js';
-export type { WebPushExchangeOptions, WebPushOperationContext } from './options.js';
 export type { LinkStorage } from './storage.js';
 export { TAB_STORAGE_KEY } from './tab.js';

@@ -35,6 +35,16 @@ export interface WebPushSink {
   complete(): void;
 }
 
+/**
+ * What an operation's context may say to the urql exchange or the Apollo link, under
+ * `context.webPush` (e.g. urql's `useSubscription({ query, context: useMemo(() => ({ webPush: {
+ * background: true } }), []) })`).
+ */
+export interface WebPushOperationContext {
+  /** Keep pushing while the tab is hidden; see {@link SubscribeOptions.background}. */
+  background?: boolean;
+}
+
 /** Per-subscription options of `client.subscribe`. */
 export interface SubscribeOptions {
   /**

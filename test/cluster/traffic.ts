@@ -4,7 +4,8 @@
  */
 import { Client, fetchExchange } from '@urql/core';
 import { pipe, subscribe } from 'wonka';
-import { type ClientMode, webPushExchangeWithHandle } from '../../link/index.js';
+import type { ClientMode } from '../../link/index.js';
+import { webPushExchangeWithHandle } from '../../link/urql/index.js';
 import type { PushTransport } from '../../protocol/index.js';
 
 const STOCK_CHANGED = /* GraphQL */ `

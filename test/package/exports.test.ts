@@ -35,8 +35,12 @@ describe('the published package', () => {
       expect.arrayContaining(['useWebPush', 'createMemoryStore', 'generateVapidKeys']),
     );
     expect(exportsOf('graphql-web-push/link')).toEqual(
-      expect.arrayContaining(['webPushExchange', 'browserPushTransport']),
+      expect.arrayContaining(['createClient', 'browserPushTransport', 'LinkErrorCode']),
     );
+    expect(exportsOf('graphql-web-push/link/urql')).toEqual(
+      expect.arrayContaining(['webPushExchange', 'webPushExchangeWithHandle']),
+    );
+    expect(exportsOf('graphql-web-push/link/apollo')).toEqual(['WebPushLink']);
     expect(exportsOf('graphql-web-push/service-worker')).toEqual(
       expect.arrayContaining(['handlePushMessages']),
     );

@@ -1,6 +1,6 @@
 import { Client, fetchExchange, type OperationResult } from '@urql/core';
 import { pipe, subscribe } from 'wonka';
-import { type WebPushExchangeOptions, webPushExchangeWithHandle } from '../../link/index.js';
+import { type WebPushExchangeOptions, webPushExchangeWithHandle } from '../../link/urql/index.js';
 import { type PushTransport, ROUTES } from '../../protocol/index.js';
 import { TICKED, type Tick } from './feed-schema.js';
 

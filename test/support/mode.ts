@@ -1,4 +1,5 @@
-import type { ClientMode, WebPushExchangeHandle } from '../../link/index.js';
+import type { ClientMode } from '../../link/index.js';
+import type { WebPushExchangeHandle } from '../../link/urql/index.js';
 
 /**
  * Resolves once a tab's client is in `mode` (e.g. `push`: from now on events go by Web Push).

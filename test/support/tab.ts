@@ -1,10 +1,7 @@
 import { Client, fetchExchange, type OperationResult } from '@urql/core';
 import { pipe, subscribe } from 'wonka';
-import {
-  type ClientMode,
-  type webPushExchange,
-  webPushExchangeWithHandle,
-} from '../../link/index.js';
+import type { ClientMode } from '../../link/index.js';
+import { type webPushExchange, webPushExchangeWithHandle } from '../../link/urql/index.js';
 import type { PushTransport } from '../../protocol/index.js';
 import { waitForMode } from './mode.js';
 

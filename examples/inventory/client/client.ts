@@ -1,10 +1,7 @@
 import { cacheExchange, type KeyingConfig } from '@urql/exchange-graphcache';
 import { Client, fetchExchange, getOperationName, mapExchange } from 'urql';
-import {
-  browserPushTransport,
-  type WebPushExchangeHandle,
-  webPushExchangeWithHandle,
-} from '../../../link/index.js';
+import { browserPushTransport } from '../../../link/index.js';
+import { type WebPushExchangeHandle, webPushExchangeWithHandle } from '../../../link/urql/index.js';
 import type { PushTransport } from '../../../protocol/index.js';
 import { recordResult } from './live-stats.js';
 import { type PageConfig, readPageConfig } from './page-config.js';

@@ -1,5 +1,6 @@
 import { useSyncExternalStore } from 'react';
-import type { ClientMode, WebPushExchangeHandle, WebPushLinkError } from '../../../link/index.js';
+import type { ClientMode, WebPushLinkError } from '../../../link/index.js';
+import type { WebPushExchangeHandle } from '../../../link/urql/index.js';
 import { isEnvelope, MESSAGE_SOURCE } from '../../../protocol/index.js';
 import { ANNOUNCEMENT_SOURCE, type AnnouncementMessage } from './announcement.js';
 

@@ -10,7 +10,7 @@ import {
 } from '@urql/core';
 import type { FormattedExecutionResult, GraphQLError } from 'graphql';
 import { filter, make, merge, mergeMap, pipe, share, takeUntil } from 'wonka';
-import { EXTENSION_KEY, RESYNC_CODE } from '../protocol/index.js';
+import { EXTENSION_KEY, RESYNC_CODE } from '../../protocol/index.js';
 import {
   type ClientMode,
   createClient,
@@ -18,9 +18,10 @@ import {
   type WebPushClient,
   type WebPushClientEvents,
   type WebPushLinkSnapshot,
-} from './client.js';
-import { createLinkError, LinkErrorCode } from './errors.js';
-import type { WebPushExchangeOptions, WebPushOperationContext } from './options.js';
+} from '../client.js';
+import { createLinkError, LinkErrorCode } from '../errors.js';
+import type { WebPushOperationContext } from '../operations.js';
+import type { WebPushExchangeOptions } from './options.js';
 
 /** An exchange together with its client and the handles apps use. */
 export interface WebPushExchangeHandle {

@@ -9,11 +9,11 @@ import { cacheExchange } from '@urql/exchange-graphcache';
 import type { FormattedExecutionResult } from 'graphql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pipe, subscribe } from 'wonka';
-import { RESYNC_CODE } from '../protocol/index.js';
-import type { WebPushClient } from './client.js';
-import { createLinkError, LinkErrorCode } from './errors.js';
+import { RESYNC_CODE } from '../../protocol/index.js';
+import type { WebPushClient } from '../client.js';
+import { createLinkError, LinkErrorCode } from '../errors.js';
+import type { SubscribeOptions, WebPushRequest, WebPushSink } from '../operations.js';
 import { webPushExchangeWithHandle } from './exchange.js';
-import type { SubscribeOptions, WebPushRequest, WebPushSink } from './operations.js';
 
 /**
  * The urql exchange is a thin adapter over the client: these tests drive it with a client whose
