@@ -12,6 +12,10 @@ const suites: Record<string, () => Promise<{ run(): Promise<SuiteResult> }>> = {
   'idle-memory': () => import('./idle-memory.js'),
   fanout: () => import('./fanout.js'),
   redis: () => import('./redis.js'),
+  stream: () => import('./stream.js'),
+  'encryption-pool': () => import('./encryption-pool.js'),
+  'pubsub-keys': () => import('./pubsub-keys.js'),
+  'firefox-load': () => import('./firefox-load.js'),
 };
 
 const wanted = process.argv.slice(2);
