@@ -1,29 +1,21 @@
 /**
- * Strict base64url (RFC 4648 section 5) for keys that arrive from browsers and operators.
+ * `Buffer` views of `protocol/base64url.ts`, the one base64url of the package, for code that
+ * hands the bytes to `node:crypto`.
+ * @deprecated Import `protocol/base64url.ts` and wrap its bytes with
+ * `Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)` where a `Buffer` is needed.
  * @packageDocumentation
  */
+import { decodeBase64Url as decodeBytes } from '../../protocol/base64url.js';
 
-// `Buffer.from(x, 'base64url')` silently skips characters it does not know; keys must not
-// decode "successfully" from garbage, so the alphabet is checked first.
-const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+export { encodeBase64Url } from '../../protocol/base64url.js';
 
 /**
- * Decodes base64url text, with or without `=` padding.
+ * Decodes base64url strictly (with or without `=` padding; plain base64's `+` and `/` too).
  * @param text - the encoded value
- * @returns the bytes, or `null` when `text` is not base64url
+ * @returns the bytes as a `Buffer` over the decoded memory, or `null` when `text` is not base64url
+ * @deprecated Use `decodeBase64Url` of `protocol/base64url.ts`.
  */
 export function decodeBase64Url(text: unknown): Buffer | null {
-  if (typeof text !== 'string' || !BASE64URL.test(text)) return null;
-  const bare = text.replace(/=+$/, '');
-  if (bare.length % 4 === 1) return null;
-  return Buffer.from(bare, 'base64url');
-}
-
-/**
- * Encodes bytes as base64url without padding.
- * @param bytes - the bytes to encode
- * @returns the encoded text
- */
-export function encodeBase64Url(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+  const bytes = decodeBytes(text);
+  return bytes && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -124,12 +124,24 @@ describe('parseSubscriptionKeys', () => {
     ['p256dh of 64 bytes', { ...good, p256dh: Buffer.alloc(64, 4).toString('base64url') }],
     ['compressed p256dh', { ...good, p256dh: Buffer.alloc(33, 2).toString('base64url') }],
     ['p256dh off the curve', { ...good, p256dh: offCurve.toString('base64url') }],
-    ['p256dh in standard base64', { ...good, p256dh: `${good.p256dh.slice(0, -1)}+` }],
+    ['p256dh with a character outside both alphabets', { ...good, p256dh: `${good.p256dh}.` }],
     ['auth of 15 bytes', { ...good, auth: Buffer.alloc(15).toString('base64url') }],
     ['auth of 17 bytes', { ...good, auth: Buffer.alloc(17).toString('base64url') }],
     ['missing auth', { p256dh: good.p256dh } as { p256dh: string; auth: string }],
   ])('rejects %s with InvalidSubscriptionKeysError', (_name, keys) => {
     expect(() => parseSubscriptionKeys(keys)).toThrow(InvalidSubscriptionKeysError);
+  });
+
+  it('reads keys in plain base64 as the same keys, as the protocol does', () => {
+    // The RFC 8291 keys have `-` and `_`, so their plain base64 forms have `+` and `/`.
+    const plain = {
+      p256dh: b64(RFC.uaPublic).toString('base64'),
+      auth: b64(RFC.auth).toString('base64'),
+    };
+    expect(plain.p256dh).toMatch(/[+/]/);
+    expect(parseSubscriptionKeys(plain)).toEqual(
+      parseSubscriptionKeys({ p256dh: RFC.uaPublic, auth: RFC.auth }),
+    );
   });
 
   it('accepts keys with = padding', () => {

@@ -3,8 +3,8 @@
  * @packageDocumentation
  */
 import * as nodeCrypto from 'node:crypto';
+import { decodeBase64Url } from '../../protocol/base64url.js';
 import { MAX_PUSH_PLAINTEXT_BYTES } from '../../protocol/index.js';
-import { decodeBase64Url } from './base64url.js';
 import { bodyBytes } from './encrypt-batch.js';
 import { createEncryptor, type EncryptInto } from './encrypt-kernel.js';
 import { InvalidSubscriptionKeysError, PushPayloadTooLargeError } from './errors.js';
@@ -48,6 +48,12 @@ export interface EncryptionEntropy {
 export const RECORD_SIZE = 4096;
 const KEY_INFO_LABEL = Buffer.from('WebPush: info\0', 'latin1');
 
+/** The protocol's strict decoder, as a `Buffer` view (no copy) for `node:crypto`. */
+function decodeKey(text: unknown): Buffer | null {
+  const bytes = decodeBase64Url(text);
+  return bytes && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /**
  * Decodes and checks a subscription's keys.
  * @param keys - `p256dh` (65-byte uncompressed P-256 point) and `auth` (16 bytes), base64url
@@ -56,7 +62,7 @@ const KEY_INFO_LABEL = Buffer.from('WebPush: info\0', 'latin1');
  * `p256dh` is not a point on P-256
  */
 export function parseSubscriptionKeys(keys: SubscriptionKeys): ParsedSubscriptionKeys {
-  const uaPublic = decodeBase64Url(keys?.p256dh);
+  const uaPublic = decodeKey(keys?.p256dh);
   if (uaPublic === null || uaPublic.length !== 65 || uaPublic[0] !== 0x04) {
     throw new InvalidSubscriptionKeysError(
       'p256dh must be a base64url 65-byte uncompressed P-256 point',
@@ -75,7 +81,7 @@ export function parseSubscriptionKeys(keys: SubscriptionKeys): ParsedSubscriptio
   } catch {
     throw new InvalidSubscriptionKeysError('p256dh is not a point on P-256');
   }
-  const authSecret = decodeBase64Url(keys.auth);
+  const authSecret = decodeKey(keys.auth);
   if (authSecret === null || authSecret.length !== 16) {
     throw new InvalidSubscriptionKeysError('auth must be a base64url 16-byte secret');
   }

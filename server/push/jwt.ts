@@ -3,8 +3,8 @@
  * @packageDocumentation
  */
 import { type KeyObject, sign } from 'node:crypto';
+import { encodeBase64Url } from '../../protocol/base64url.js';
 import { type ImportedVapidKeys, importVapidKeys, type VapidOptions } from '../vapid.js';
-import { encodeBase64Url } from './base64url.js';
 
 /** Claims of a VAPID JWT. */
 export interface VapidClaims {

@@ -1,8 +1,8 @@
 /**
  * Retry decisions for push-service answers (RFC 8030 section 8 and common push-service practice).
+ * How long to wait between attempts is `protocol/backoff.ts`'s, the schedule every part shares.
  * @packageDocumentation
  */
-import { onAbort } from './abort-waiters.js';
 
 /** What to do with a push service's HTTP status. */
 export type StatusOutcome = 'ok' | 'gone' | 'too-large' | 'rate-limited' | 'retry' | 'failed';
@@ -23,26 +23,6 @@ export function classifyStatus(status: number): StatusOutcome {
   return 'failed';
 }
 
-/**
- * Exponential backoff with full jitter: a uniform wait in `[0, min(max, base * 2^(attempt-1)))`.
- * @param attempt - the attempt that just failed, from 1
- * @param baseMs - ceiling after the first failure
- * @param maxMs - ceiling of every wait
- * @param random - uniform in `[0, 1)`
- * @returns milliseconds to wait before the next attempt
- * @remarks Full jitter spreads the retries of a fan-out that failed together, so they do not
- * hit the recovering push service in one burst.
- */
-export function backoffDelay(
-  attempt: number,
-  baseMs: number,
-  maxMs: number,
-  random: () => number,
-): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.floor(random() * ceiling);
-}
-
 const DELAY_SECONDS = /^\d+$/;
 // Every HTTP-date form starts with a day name; this keeps Date.parse off bare numbers.
 const HTTP_DATE = /^[A-Za-z]{3,9}, /;
@@ -61,27 +41,4 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   const at = HTTP_DATE.test(text) ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - nowMs);
-}
-
-/**
- * Waits `ms`, or less when `signal` aborts, so that closing the sender ends pending backoffs.
- * @param ms - how long to wait
- * @param signal - ends the wait early
- * @returns resolves (never rejects) when the time is up or the signal aborts
- * @remarks Any number of waits may share one signal: they share its one `abort` listener
- * ({@link onAbort}), so a fan-out backing off under faults raises no
- * `MaxListenersExceededWarning`.
- */
-export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(() => {
-      stopWatching();
-      resolve();
-    }, ms);
-    const stopWatching = onAbort(signal, () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }

@@ -2,6 +2,7 @@
  * The Web Push sender: encrypts (RFC 8291), authorizes (RFC 8292), POSTs (RFC 8030) and retries.
  * @packageDocumentation
  */
+import { backoffDelay, sleep as timerSleep } from '../../protocol/backoff.js';
 import { MAX_PUSH_PLAINTEXT_BYTES } from '../../protocol/index.js';
 import { importVapidKeys, type VapidOptions } from '../vapid.js';
 import { createPendingGate } from './backpressure.js';
@@ -12,7 +13,7 @@ import { createPushEndpointCache, type PushEndpoint } from './endpoint.js';
 import { EncryptionPoolClosedError, InvalidPushArgumentError, PushRequestError } from './errors.js';
 import { createPushHttpClient } from './http.js';
 import { createVapidAuth } from './jwt.js';
-import { backoffDelay, classifyStatus, parseRetryAfter, sleepUnlessAborted } from './retry.js';
+import { classifyStatus, parseRetryAfter } from './retry.js';
 
 /** Options of {@link createPushSender}. */
 export interface PushSenderOptions {
@@ -232,7 +233,7 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
     maxBackoffMs = 30_000,
     maxCachedSubscriptions = 10_000,
     now = Date.now,
-    sleep = sleepUnlessAborted,
+    sleep = timerSleep,
     random = Math.random,
   } = options;
   positiveInteger('concurrencyPerOrigin', concurrencyPerOrigin, 1);
@@ -321,7 +322,10 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
       }
       if (attempt >= maxAttempts || stop.signal.aborted) return failed(attempt);
       await sleep(
-        Math.min(maxBackoffMs, wait ?? backoffDelay(attempt, baseBackoffMs, maxBackoffMs, random)),
+        Math.min(
+          maxBackoffMs,
+          wait ?? backoffDelay(attempt, { baseMs: baseBackoffMs, maxMs: maxBackoffMs, random }),
+        ),
         stop.signal,
       );
       if (stop.signal.aborted) return failed(attempt);
