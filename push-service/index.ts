@@ -11,7 +11,9 @@
  *   and implements `PushTransport` for the link.
  *
  * The service is in `service/`, the user agent in `user-agent/`, the protocol both speak in
- * `wire/`; neither side imports the other.
+ * `wire/`; neither side imports the other. `ws`, an optional peer dependency, is loaded only when
+ * a service starts or a user agent is created, so `decrypt` and the certificate helpers work
+ * without it.
  * @packageDocumentation
  */
 
@@ -45,5 +47,4 @@ export {
 } from './user-agent/decrypt.js';
 export { type UserAgentError, UserAgentErrorCode } from './user-agent/ua-socket.js';
 export { createUserAgent, type UserAgent, type UserAgentOptions } from './user-agent/user-agent.js';
-export { fromBase64url, toBase64url } from './wire/base64url.js';
 export { MAX_UAID_LENGTH, PUSH_SUBPROTOCOL } from './wire/frames.js';

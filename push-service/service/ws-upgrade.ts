@@ -4,8 +4,9 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import { PUSH_SUBPROTOCOL } from '../wire/frames.js';
+import { loadWs } from '../wire/ws.js';
 import type { ServiceContext } from './context.js';
 import { startSession } from './ua-session.js';
 
@@ -26,8 +27,10 @@ const offersSubprotocol = (request: IncomingMessage) =>
  * @param server - the plain HTTP server
  * @param context - the service
  * @returns the WebSocket server (its `clients` are the connected user agents)
+ * @throws an Error naming the package to install when `ws` is missing
  */
 export function acceptUserAgents(server: Server, context: ServiceContext): WebSocketServer {
+  const { WebSocketServer } = loadWs();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   server.on('upgrade', (request, socket, head) => {
     socket.on('error', () => socket.destroy());

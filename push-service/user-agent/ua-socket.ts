@@ -3,7 +3,7 @@
  * uaid once it has one), reconnects with backoff when the socket drops, and matches register and
  * unregister requests to their replies, sending them again after a reconnect.
  */
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import {
   type NotificationFrame,
   PUSH_SUBPROTOCOL,
@@ -13,6 +13,7 @@ import {
   type UnregisterFrame,
   type UnregisterReply,
 } from '../wire/frames.js';
+import { loadWs } from '../wire/ws.js';
 
 /** Why a request of the user agent failed. */
 export const UserAgentErrorCode = {
@@ -87,8 +88,10 @@ interface PendingRequest {
  * Creates the socket and starts connecting.
  * @param options - where to connect and what to do with hellos and notifications
  * @returns the socket
+ * @throws an Error naming the package to install when `ws` is missing
  */
 export function createPushSocket(options: PushSocketOptions): PushSocket {
+  const { WebSocket } = loadWs();
   const { url, reconnectDelayMs, requestTimeoutMs, onHello, onNotification } = options;
   let uaid = options.uaid;
   let socket: WebSocket | null = null;
