@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { encodeBase64Url, MESSAGE_SOURCE, type PushSubscriptionData } from '../protocol/index.js';
+import { encodeBase64Url } from '../protocol/base64url.js';
+import { MESSAGE_SOURCE, type PushSubscriptionData } from '../protocol/index.js';
 import { browserPushTransport, type ServiceWorkerContainerLike } from './browser-transport.js';
 import { LinkErrorCode } from './errors.js';
 

@@ -1,5 +1,5 @@
+import { decodeBase64Url } from '../protocol/base64url.js';
 import {
-  decodeBase64Url,
   MESSAGE_SOURCE,
   type PushPermission,
   type PushSubscriptionData,

@@ -1,4 +1,4 @@
-import { randomBase64UrlId as randomId } from '../protocol/index.js';
+import { randomBase64UrlId as randomId } from '../protocol/base64url.js';
 import { type LinkStorage, readItem, writeItem } from './storage.js';
 
 /** `sessionStorage` key of the tab id: a reload keeps it, another tab gets its own. */

@@ -8,7 +8,6 @@
  * @packageDocumentation
  */
 
-export { decodeBase64Url, encodeBase64Url, randomBase64UrlId } from './base64url.js';
 export {
   DEFAULT_PUSH_BUDGET_BYTES,
   type Envelope,
