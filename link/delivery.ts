@@ -1,3 +1,4 @@
+import { backoffDelay } from '../protocol/backoff.js';
 import type { Envelope, MessagesResponse } from '../protocol/index.js';
 import type { LinkResult } from './errors.js';
 import { createSequencer, type OfferResult, type OfferStatus } from './sequencer.js';
@@ -12,7 +13,7 @@ export interface DeliveryOptions {
   /** How long a gap may stay open before the log is asked for the missing seqs. */
   gapWaitMs: number;
   /**
-   * Longest wait between retries of a failed or fruitless log fetch.
+   * Ceiling of every wait between retries of a failed or fruitless log fetch.
    * @defaultValue 30_000
    */
   maxRetryMs?: number;
@@ -68,7 +69,8 @@ const MAX_PAGES = 1000;
  * fetched. Seqs a renewal reports wait the same way (`after-gap-wait`): a busy registration
  * almost always has pushes in flight when it renews. A `ref` envelope, or seqs reported with
  * `now` (a resume after a reload), fetch at once. Failed or fruitless fetches retry with
- * exponential backoff.
+ * exponential backoff and full jitter, from twice the gap wait (at least 200 ms) up to
+ * `maxRetryMs`: the tabs of a server that failed them all at once come back spread out.
  */
 export function createDelivery({
   registrationId,
@@ -118,7 +120,9 @@ export function createDelivery({
     }
     if (timer === undefined) {
       const delay =
-        failures === 0 ? gapWaitMs : Math.min(Math.max(gapWaitMs, 100) * 2 ** failures, maxRetryMs);
+        failures === 0
+          ? gapWaitMs
+          : backoffDelay(failures, { baseMs: 2 * Math.max(gapWaitMs, 100), maxMs: maxRetryMs });
       timer = setTimeout(() => {
         timer = undefined;
         void fetchLog();

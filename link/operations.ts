@@ -1,4 +1,5 @@
 import type { FormattedExecutionResult } from 'graphql';
+import { backoffDelay } from '../protocol/backoff.js';
 import {
   type Envelope,
   ErrorCode,
@@ -79,7 +80,7 @@ export interface Operation {
   deliveredTo: string | null;
   /** Set when continuity was lost: the next registration starts with a resync notice. */
   resync: ResyncReason | null;
-  /** Waits between registration attempts that failed for the network. */
+  /** Registration attempts in a row that failed for the network (the backoff's attempt). */
   retries: number;
 }
 
@@ -142,6 +143,9 @@ export interface Operations {
   finishAll(error?: WebPushLinkError): void;
 }
 
+/** Ceiling of the first wait before registering again after a network failure. */
+const FIRST_RETRY_MS = 500;
+/** Ceiling of every such wait. */
 const MAX_RETRY_MS = 30_000;
 
 /** A stable key for a request: FNV-1a of its query, variables and operation name. */
@@ -292,8 +296,10 @@ export function createOperations(options: OperationsOptions): Operations {
   };
 
   const retryLater = (operation: Operation, attempt: number): void => {
-    const delay =
-      Math.min(MAX_RETRY_MS, 500 * 2 ** operation.retries++) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(++operation.retries, {
+      baseMs: FIRST_RETRY_MS,
+      maxMs: MAX_RETRY_MS,
+    });
     setTimeout(() => {
       if (!operation.closed && operation.attempt === attempt) void connect(operation, true);
     }, delay);

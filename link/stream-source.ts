@@ -1,3 +1,4 @@
+import { backoffDelay } from '../protocol/backoff.js';
 import {
   createStreamParser,
   decodeStreamEvent,
@@ -41,11 +42,16 @@ export interface StreamSourceOptions {
   onNothingToStream(): void;
   onState(state: StreamState, error?: WebPushLinkError): void;
   /**
-   * First wait after a failed connection; it doubles up to `maxRetryMs`, with jitter.
+   * Average first wait after a failed connection. Each wait is drawn below a ceiling (full
+   * jitter, so that tabs cut off together do not come back together) that starts at twice this
+   * and doubles with each failure in a row, up to `maxRetryMs`.
    * @defaultValue 250
    */
   retryMs?: number;
-  /** @defaultValue 10_000 */
+  /**
+   * Ceiling of every wait.
+   * @defaultValue 10_000
+   */
   maxRetryMs?: number;
 }
 
@@ -112,8 +118,7 @@ export function createStreamSource(options: StreamSourceOptions): StreamSource {
 
   const scheduleRetry = (delayMs?: number): void => {
     if (!wanted) return;
-    const ceiling = Math.min(maxRetryMs, retryMs * 2 ** Math.min(failures, 16));
-    const delay = delayMs ?? ceiling / 2 + Math.random() * (ceiling / 2);
+    const delay = delayMs ?? backoffDelay(failures, { baseMs: 2 * retryMs, maxMs: maxRetryMs });
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       connect();

@@ -4,6 +4,7 @@
  * unregister requests to their replies, sending them again after a reconnect.
  */
 import type WebSocket from 'ws';
+import { backoffDelay } from '../../protocol/backoff.js';
 import {
   type NotificationFrame,
   PUSH_SUBPROTOCOL,
@@ -51,7 +52,11 @@ export interface PushSocketOptions {
   url: string;
   /** uaid to say hello with. */
   uaid: string | undefined;
-  /** First and largest wait before reconnecting; doubles in between. */
+  /**
+   * Ceilings of the first and of every wait before reconnecting; the ceiling doubles in between
+   * and each wait is drawn below it, so that the user agents a restart of the service cut off
+   * do not all come back at once.
+   */
   reconnectDelayMs: [number, number];
   requestTimeoutMs: number;
   /** After every hello; `previous` is the uaid before it (different when the service forgot us). */
@@ -177,10 +182,8 @@ export function createPushSocket(options: PushSocketOptions): PushSocket {
       socket = null;
       ready = false;
       if (closed || !online) return;
-      const [min, max] = reconnectDelayMs;
-      const delay = Math.min(max, min * 2 ** attempt);
-      attempt++;
-      reconnectTimer = setTimeout(open, delay);
+      const [baseMs, maxMs] = reconnectDelayMs;
+      reconnectTimer = setTimeout(open, backoffDelay(++attempt, { baseMs, maxMs }));
     });
   };
 

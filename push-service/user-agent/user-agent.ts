@@ -17,7 +17,8 @@ export interface UserAgentOptions {
   /** uaid to say hello with (a user agent the service already knows). */
   uaid?: string;
   /**
-   * First and largest wait before reconnecting after the socket drops; doubles in between.
+   * Ceilings of the first and of every wait before reconnecting after the socket drops; the
+   * ceiling doubles in between, and each wait is drawn below it.
    * @defaultValue [20, 1000]
    */
   reconnectDelayMs?: [number, number];

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { backoffDelay, sleep } from '../../protocol/backoff.js';
 import type { RedisClient } from '../store/redis-script.js';
 import { compareEventIds } from './event-id.js';
 import type { LoggedEvent, TopicReader } from './event-log.js';
@@ -7,7 +8,10 @@ import type { LoggedEvent, TopicReader } from './event-log.js';
 export interface StreamFollowerOptions {
   /** For `XRANGE` and `CLIENT UNBLOCK`; duplicated for the blocking reads. */
   redis: RedisClient;
-  /** Longest `XREAD BLOCK`; on a Cluster, also the longest wait before a new topic is read. */
+  /**
+   * Longest `XREAD BLOCK`; on a Cluster, also the longest wait before a new topic is read, and
+   * the ceiling of the backoff after a failed read.
+   */
   blockMs: number;
   /** Most entries per `XREAD`/`XRANGE` and per `read()`. */
   batchSize: number;
@@ -84,6 +88,8 @@ export function createStreamFollower({
   let inflight: Group[] | undefined;
   let running = false;
   let closed = false;
+  /** Ends a backoff wait at once on close, so that no timer outlives the follower. */
+  const stopped = new AbortController();
 
   const toEvents = (entries: StreamEntries): LoggedEvent[] =>
     entries.map(([id, fields]) => ({ id, payload: decode(fields) }));
@@ -117,7 +123,7 @@ export function createStreamFollower({
       const unblocked = await redis.call('CLIENT', 'UNBLOCK', String(connectionId));
       // 0: the XREAD has not reached the server yet; try again while it is still the same read.
       if (unblocked === 0 && attempt < 20) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await sleep(5);
         await unblock(attempt + 1);
       }
     };
@@ -176,9 +182,8 @@ export function createStreamFollower({
           if (closed || client !== connection) continue;
           onError(error);
           failures += 1;
-          await new Promise((resolve) =>
-            setTimeout(resolve, Math.min(blockMs, 50 * 2 ** failures)),
-          );
+          // Jittered, so that the instances a Redis restart cut off do not all come back at once.
+          await sleep(backoffDelay(failures, { baseMs: 100, maxMs: blockMs }), stopped.signal);
           continue;
         }
         inflight = undefined;
@@ -276,6 +281,7 @@ export function createStreamFollower({
 
     async close() {
       closed = true;
+      stopped.abort();
       for (const close of [...readers]) close();
       disconnect();
     },

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga } from 'graphql-yoga';
+import { sleep } from '../../protocol/backoff.js';
 import { type Faults, startPushService } from '../../push-service/index.js';
 import { createMemoryStore, generateVapidKeys, useWebPush } from '../../server/index.js';
 import {
@@ -8,7 +9,6 @@ import {
   type PushSender,
   type PushSenderOptions,
 } from '../../server/push/index.js';
-import { sleepUnlessAborted } from '../../server/push/retry.js';
 import type { Store } from '../../server/store/types.js';
 import { createFeedSchema } from './feed-schema.js';
 
@@ -50,7 +50,7 @@ export async function startFaultStack({
       sends.waits.push(ms);
       sends.waiting++;
       try {
-        await sleepUnlessAborted(ms, signal);
+        await sleep(ms, signal);
       } finally {
         sends.waiting--;
       }
