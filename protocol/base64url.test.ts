@@ -17,10 +17,30 @@ describe('base64url', () => {
     expect(decodeBase64Url('AQ==')).toEqual(new Uint8Array([1]));
     expect(decodeBase64Url('AQ')).toEqual(new Uint8Array([1]));
     expect(decodeBase64Url('A!Q')).toBeNull();
+    expect(decodeBase64Url('A Q')).toBeNull();
+    expect(decodeBase64Url('AQ=A')).toBeNull();
+    expect(decodeBase64Url('AAAAA')).toBeNull();
     expect(decodeBase64Url('AQ===')).toBeNull();
     expect(decodeBase64Url('A')).toBeNull();
     expect(decodeBase64Url('é')).toBeNull();
     expect(decodeBase64Url(42)).toBeNull();
+  });
+
+  it('encodes without padding, and decodes with or without it', () => {
+    const bytes = new Uint8Array([0xfb, 0xff, 0x01]);
+    expect(encodeBase64Url(bytes)).toBe('-_8B');
+    expect(encodeBase64Url(new Uint8Array([1]))).toBe('AQ');
+    expect(decodeBase64Url('-_8B')).toEqual(bytes);
+    expect(decodeBase64Url('+/8B')).toEqual(bytes);
+  });
+
+  it("refuses plain base64's + and / when asked to, as push services do", () => {
+    const urlOnly = { plainBase64: false };
+    expect(decodeBase64Url('-_8B', urlOnly)).toEqual(new Uint8Array([0xfb, 0xff, 0x01]));
+    expect(decodeBase64Url('AQ==', urlOnly)).toEqual(new Uint8Array([1]));
+    for (const text of ['+/8B', '+A', 'A/', 'A Q', 'AQ=A', 'AQ===', 'AAAAA']) {
+      expect(decodeBase64Url(text, urlOnly), text).toBeNull();
+    }
   });
 
   it('makes 128-bit random ids by default', () => {

@@ -5,9 +5,11 @@
  */
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const VALUES = new Int8Array(128).fill(-1);
-for (let i = 0; i < ALPHABET.length; i++) VALUES[ALPHABET.charCodeAt(i)] = i;
-// Plain base64 is accepted too: keys are often copied around in either form.
+/** Digit values of base64url's own alphabet; -1 for every other character. */
+const URL_VALUES = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) URL_VALUES[ALPHABET.charCodeAt(i)] = i;
+/** The same, plus plain base64's `+` and `/`: keys are often copied around in either form. */
+const VALUES = URL_VALUES.slice();
 VALUES['+'.charCodeAt(0)] = 62;
 VALUES['/'.charCodeAt(0)] = 63;
 
@@ -37,14 +39,31 @@ export function encodeBase64Url(bytes: Uint8Array): string {
   return text;
 }
 
+/** Options of {@link decodeBase64Url}. */
+export interface DecodeBase64UrlOptions {
+  /**
+   * Whether plain base64's `+` and `/` are read as `-` and `_`. The local push service refuses
+   * them, as real push services do, so that a sender that writes plain base64 fails in tests
+   * as it would in production.
+   * @defaultValue true
+   */
+  plainBase64?: boolean;
+}
+
 /**
- * Decodes base64url strictly: with or without `=` padding, plain base64's `+` and `/` accepted,
- * anything else refused (a key must never decode "successfully" from garbage).
+ * Decodes base64url strictly: with or without `=` padding, plain base64's `+` and `/` accepted
+ * unless `options` refuse them, anything else refused (a key must never decode "successfully"
+ * from garbage).
  * @param text - the encoded text
+ * @param options - see {@link DecodeBase64UrlOptions}
  * @returns the bytes, or `null` when `text` is not base64url
  */
-export function decodeBase64Url(text: unknown): Uint8Array<ArrayBuffer> | null {
+export function decodeBase64Url(
+  text: unknown,
+  options?: DecodeBase64UrlOptions,
+): Uint8Array<ArrayBuffer> | null {
   if (typeof text !== 'string') return null;
+  const values = options?.plainBase64 === false ? URL_VALUES : VALUES;
   let end = text.length;
   // At most two padding characters.
   if (end > 0 && text.charCodeAt(end - 1) === 61) end--;
@@ -56,7 +75,7 @@ export function decodeBase64Url(text: unknown): Uint8Array<ArrayBuffer> | null {
   let out = 0;
   for (let i = 0; i < end; i++) {
     const code = text.charCodeAt(i);
-    const value = code < 128 ? (VALUES[code] as number) : -1;
+    const value = code < 128 ? (values[code] as number) : -1;
     if (value < 0) return null;
     buffer = (buffer << 6) | value;
     bits += 6;

@@ -3,7 +3,7 @@
  * subscription) and the messages stored for them until acknowledged or expired. In memory only.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { equalBytes } from '../wire/base64url.js';
+import { equalBytes } from '../wire/keys.js';
 
 /** Values of the `Urgency` header (RFC 8030 section 5.3). */
 export type Urgency = 'very-low' | 'low' | 'normal' | 'high';

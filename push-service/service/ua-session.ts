@@ -4,13 +4,14 @@
  * and nothing else.
  */
 import type { WebSocket } from 'ws';
-import { fromBase64url, isUncompressedPoint, toBase64url } from '../wire/base64url.js';
+import { decodeBase64Url, encodeBase64Url } from '../../protocol/base64url.js';
 import {
   type ClientFrame,
   type NotificationFrame,
   parseClientFrame,
   type ServerFrame,
 } from '../wire/frames.js';
+import { BASE64URL_ONLY, isUncompressedPoint } from '../wire/keys.js';
 import { countCode, reportRemoved, type ServiceContext } from './context.js';
 import { PushCloseCode } from './errors.js';
 import { createOutbox } from './outbox.js';
@@ -56,7 +57,7 @@ export function startSession(socket: WebSocket, context: ServiceContext): Connec
       version: message.id,
     };
     if (message.body.byteLength > 0) {
-      frame.data = toBase64url(message.body);
+      frame.data = encodeBase64Url(message.body);
       frame.headers = { encoding: 'aes128gcm' };
     }
     send(frame);
@@ -109,7 +110,7 @@ export function startSession(socket: WebSocket, context: ServiceContext): Connec
   const handle = (frame: ClientFrame, current: UserAgentRecord) => {
     switch (frame.messageType) {
       case 'register': {
-        const key = frame.key === undefined ? null : fromBase64url(frame.key);
+        const key = frame.key === undefined ? null : decodeBase64Url(frame.key, BASE64URL_ONLY);
         let status = 200;
         if (frame.key !== undefined && !isUncompressedPoint(key)) status = 400;
         else {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { fromBase64url } from '../wire/base64url.js';
+import { decodeBase64Url } from '../../protocol/base64url.js';
 import { PushErrorCode } from './errors.js';
 import { signVapid, vapidKeys } from './test-helpers.js';
 import { parseVapidHeader, verifyVapid } from './vapid.js';
 
 const origin = 'http://127.0.0.1:1234';
 const keys = vapidKeys();
-const key = fromBase64url(keys.publicKey);
+const key = decodeBase64Url(keys.publicKey);
 const now = Date.UTC(2030, 0, 1);
 const inAnHour = now / 1000 + 3600;
 

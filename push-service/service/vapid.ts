@@ -7,7 +7,8 @@
  * applicationServerKey, `aud` is not this origin, `exp` missing, past or more than 24 h ahead).
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { equalBytes, fromBase64url, isUncompressedPoint } from '../wire/base64url.js';
+import { decodeBase64Url } from '../../protocol/base64url.js';
+import { BASE64URL_ONLY, equalBytes, isUncompressedPoint } from '../wire/keys.js';
 import { PushErrorCode } from './errors.js';
 
 /** Longest `exp` ahead of now that RFC 8292 section 2 allows. */
@@ -68,7 +69,7 @@ export function parseVapidHeader(header: string): { t: string; k: string } | nul
 }
 
 const decodeJson = (segment: string): Record<string, unknown> | null => {
-  const bytes = fromBase64url(segment);
+  const bytes = decodeBase64Url(segment, BASE64URL_ONLY);
   if (!bytes) return null;
   try {
     const value: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
@@ -101,7 +102,7 @@ export function verifyVapid({
   if (!params) {
     return unauthorized(PushErrorCode.MalformedAuthorization, 'expected "vapid t=<JWT>, k=<key>"');
   }
-  const publicKey = fromBase64url(params.k);
+  const publicKey = decodeBase64Url(params.k, BASE64URL_ONLY);
   if (!isUncompressedPoint(publicKey)) {
     return unauthorized(PushErrorCode.MalformedAuthorization, 'k is not an uncompressed P-256 key');
   }
@@ -112,7 +113,7 @@ export function verifyVapid({
   }
   const header = decodeJson(headerPart);
   const claims = decodeJson(claimsPart);
-  const signature = fromBase64url(signaturePart);
+  const signature = decodeBase64Url(signaturePart, BASE64URL_ONLY);
   if (!header || !claims || !signature) {
     return unauthorized(PushErrorCode.MalformedAuthorization, 't is not a JWT');
   }

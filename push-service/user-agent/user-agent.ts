@@ -4,9 +4,10 @@
  * tests against a real push service.
  */
 import { createECDH, randomBytes, randomUUID } from 'node:crypto';
+import { decodeBase64Url, encodeBase64Url } from '../../protocol/base64url.js';
 import type { PushSubscriptionData, PushTransport } from '../../protocol/index.js';
-import { fromBase64url, isUncompressedPoint, toBase64url } from '../wire/base64url.js';
 import type { NotificationFrame } from '../wire/frames.js';
+import { BASE64URL_ONLY, isUncompressedPoint } from '../wire/keys.js';
 import { decrypt, type PushKeys } from './decrypt.js';
 import { createPushSocket, userAgentError } from './ua-socket.js';
 
@@ -121,7 +122,7 @@ export function createUserAgent(options: UserAgentOptions): UserAgent {
     if (frame.data === undefined) {
       plaintext = new Uint8Array();
     } else {
-      const body = fromBase64url(frame.data);
+      const body = decodeBase64Url(frame.data, BASE64URL_ONLY);
       try {
         if (!body || frame.headers?.encoding !== 'aes128gcm') throw new Error('not aes128gcm');
         plaintext = decrypt(body, current.keys);
@@ -178,20 +179,20 @@ export function createUserAgent(options: UserAgentOptions): UserAgent {
     const data: PushSubscriptionData = {
       endpoint: reply.pushEndpoint,
       expirationTime: null,
-      keys: { p256dh: toBase64url(keys.publicKey), auth: toBase64url(keys.auth) },
+      keys: { p256dh: encodeBase64Url(keys.publicKey), auth: encodeBase64Url(keys.auth) },
     };
     subscription = { channelID, key, keys, data };
     return data;
   };
 
   const subscribe = (applicationServerKey: string) => {
-    const bytes = fromBase64url(applicationServerKey);
+    const bytes = decodeBase64Url(applicationServerKey, BASE64URL_ONLY);
     if (!isUncompressedPoint(bytes)) {
       return Promise.reject(
         userAgentError('REFUSED', 'applicationServerKey is not a P-256 public key'),
       );
     }
-    const key = toBase64url(bytes);
+    const key = encodeBase64Url(bytes);
     if (subscription) {
       return subscription.key === key
         ? Promise.resolve(subscription.data)
