@@ -2,18 +2,25 @@
  * The Web Push sender: encrypts (RFC 8291), authorizes (RFC 8292), POSTs (RFC 8030) and retries.
  * @packageDocumentation
  */
-import { backoffDelay, sleep as timerSleep } from '../../protocol/backoff.js';
+import { sleep as timerSleep } from '../../protocol/backoff.js';
 import { MAX_PUSH_PLAINTEXT_BYTES } from '../../protocol/index.js';
+import { ATTRIBUTE } from '../telemetry/attributes.js';
+import { sharedTelemetry, type Telemetry } from '../telemetry.js';
 import { importVapidKeys, type VapidOptions } from '../vapid.js';
+import { createAttempts } from './attempts.js';
 import { createPendingGate } from './backpressure.js';
-import { createSubscriptionKeyCache, type SubscriptionKeys } from './encrypt.js';
+import {
+  createSubscriptionKeyCache,
+  type ParsedSubscriptionKeys,
+  type SubscriptionKeys,
+} from './encrypt.js';
 import { createEncryptionPool, defaultEncryptionWorkers } from './encrypt-pool.js';
 import { createEncryptionQueue } from './encrypt-queue.js';
 import { createPushEndpointCache, type PushEndpoint } from './endpoint.js';
-import { EncryptionPoolClosedError, InvalidPushArgumentError, PushRequestError } from './errors.js';
+import { EncryptionPoolClosedError, InvalidPushArgumentError } from './errors.js';
 import { createPushHttpClient } from './http.js';
 import { createVapidAuth } from './jwt.js';
-import { classifyStatus, parseRetryAfter } from './retry.js';
+import { createSendReport, type SendOutcome, type SendReport } from './send-telemetry.js';
 
 /** Options of {@link createPushSender}. */
 export interface PushSenderOptions {
@@ -106,7 +113,17 @@ export interface PushSenderOptions {
    * @defaultValue `Math.random`
    */
   random?: () => number;
+  /**
+   * Where metrics and traces go: pushes sent and failed, retries, 429 waits, pushes pending,
+   * and a span per send (see README's "Metrics and traces").
+   * @defaultValue the shared telemetry on OpenTelemetry's global providers (a no-op without an
+   * SDK)
+   */
+  telemetry?: Telemetry;
 }
+
+/** The span of one {@link PushSender.send}. */
+const SEND_SPAN = 'graphql_web_push.push.send';
 
 /** Where a message goes: a browser push subscription (`PushSubscription.toJSON()`). */
 export interface PushTarget {
@@ -216,7 +233,9 @@ function checkSendOptions({ ttlSeconds, urgency, topic }: SendOptions): void {
  * against the allowlist here: check it when the subscription is stored
  * (`createEndpointPolicy`). Redirects are never followed. A retry after a timeout may deliver
  * a message twice; receivers dedup by id. `close()` also terminates the encryption workers;
- * they never keep a process alive meanwhile.
+ * they never keep a process alive meanwhile. Each send is a span, and its outcome, retries and
+ * 429 waits are metrics by push-service origin; the sender's pending count is a gauge while it
+ * is open (see `telemetry`).
  */
 export function createPushSender(options: PushSenderOptions): Required<PushSender> {
   const {
@@ -235,6 +254,7 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
     now = Date.now,
     sleep = timerSleep,
     random = Math.random,
+    telemetry = sharedTelemetry(),
   } = options;
   positiveInteger('concurrencyPerOrigin', concurrencyPerOrigin, 1);
   positiveInteger('maxPending', maxPending, 1);
@@ -270,65 +290,49 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
   });
   const gate = createPendingGate(maxPending);
   const stop = new AbortController();
+  const unobserve = telemetry.observe({ pendingPushes: () => gate.pending });
 
-  async function deliver(
+  const deliver = createAttempts({
+    client,
+    auth,
+    now,
+    sleep,
+    random,
+    maxAttempts,
+    baseBackoffMs,
+    maxBackoffMs,
+    signal: stop.signal,
+  });
+
+  async function encryptAndDeliver(
     endpoint: PushEndpoint,
-    body: Buffer,
-    { ttlSeconds, urgency, topic }: SendOptions,
-  ): Promise<SendResult> {
-    const startedAt = now();
-    let lastStatus: number | undefined;
-    const failed = (attempts: number): SendResult =>
-      lastStatus === undefined
-        ? { ok: false, reason: 'failed', attempts }
-        : { ok: false, reason: 'failed', status: lastStatus, attempts };
-
-    for (let attempt = 1; ; attempt += 1) {
-      let wait: number | undefined;
+    keys: ParsedSubscriptionKeys,
+    plaintext: Uint8Array,
+    sendOptions: SendOptions,
+    report: SendReport,
+  ): Promise<SendOutcome> {
+    const unsent: SendOutcome = {
+      result: { ok: false, reason: 'failed', attempts: 0 },
+      failure: 'closed',
+    };
+    if (stop.signal.aborted) return unsent;
+    if (plaintext.byteLength > MAX_PUSH_PLAINTEXT_BYTES) {
+      return { result: { ok: false, reason: 'too-large', attempts: 0 }, failure: 'too-large' };
+    }
+    gate.enter();
+    try {
+      let body: Buffer;
       try {
-        // Per attempt: a long retry may cross the JWT's refresh point, and the time already
-        // spent waiting comes off the message's lifetime.
-        const elapsedSeconds = Math.floor((now() - startedAt) / 1000);
-        const response = await client.post({
-          endpoint,
-          authorization: auth.authorization(endpoint.origin),
-          ttlSeconds: Math.max(0, ttlSeconds - elapsedSeconds),
-          urgency,
-          topic,
-          body,
-        });
-        const status = response.status;
-        lastStatus = status;
-        switch (classifyStatus(status)) {
-          case 'ok':
-            return { ok: true, status, attempts: attempt };
-          case 'gone':
-            return { ok: false, reason: 'gone', status, attempts: attempt };
-          case 'too-large':
-            return { ok: false, reason: 'too-large', status, attempts: attempt };
-          case 'failed':
-            return failed(attempt);
-          case 'rate-limited':
-            wait = parseRetryAfter(response.retryAfter, now());
-            break;
-          case 'retry':
-            break;
-        }
+        // Encrypted once: every retry resends the same bytes.
+        body = await encryption.encrypt(keys, plaintext);
       } catch (error) {
-        if (!(error instanceof PushRequestError) || error.code === 'PUSH_CLOSED') {
-          return failed(attempt);
-        }
-        lastStatus = undefined;
+        if (error instanceof EncryptionPoolClosedError) return unsent;
+        throw error;
       }
-      if (attempt >= maxAttempts || stop.signal.aborted) return failed(attempt);
-      await sleep(
-        Math.min(
-          maxBackoffMs,
-          wait ?? backoffDelay(attempt, { baseMs: baseBackoffMs, maxMs: maxBackoffMs, random }),
-        ),
-        stop.signal,
-      );
-      if (stop.signal.aborted) return failed(attempt);
+      if (stop.signal.aborted) return unsent;
+      return await deliver(endpoint, body, sendOptions, report);
+    } finally {
+      gate.leave();
     }
   }
 
@@ -338,26 +342,16 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
       const endpoint = endpoints.get(target.endpoint);
       checkSendOptions(sendOptions);
       const keys = keyCache.get(target.keys);
-      if (plaintext.byteLength > MAX_PUSH_PLAINTEXT_BYTES) {
-        return { ok: false, reason: 'too-large', attempts: 0 };
-      }
-      gate.enter();
-      try {
-        let body: Buffer;
-        try {
-          // Encrypted once: every retry resends the same bytes.
-          body = await encryption.encrypt(keys, plaintext);
-        } catch (error) {
-          if (error instanceof EncryptionPoolClosedError) {
-            return { ok: false, reason: 'failed', attempts: 0 };
-          }
-          throw error;
-        }
-        if (stop.signal.aborted) return { ok: false, reason: 'failed', attempts: 0 };
-        return await deliver(endpoint, body, sendOptions);
-      } finally {
-        gate.leave();
-      }
+      const attributes = {
+        [ATTRIBUTE.serverAddress]: endpoint.hostname,
+        [ATTRIBUTE.serverPort]: endpoint.port,
+      };
+      return telemetry.span(SEND_SPAN, attributes, async (span) => {
+        const report = createSendReport(telemetry, endpoint.origin, span);
+        return report.settled(
+          await encryptAndDeliver(endpoint, keys, plaintext, sendOptions, report),
+        );
+      });
     },
     ready: () => gate.ready(),
     get pending() {
@@ -365,6 +359,7 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
     },
     async close() {
       stop.abort();
+      unobserve();
       gate.open();
       client.close();
       await pool?.close();

@@ -5,6 +5,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { Runner } from '../runner.js';
 import type { Store } from '../store/types.js';
 import type { StreamHub } from '../stream/hub.js';
+import type { Telemetry } from '../telemetry.js';
 import type { Responder } from './respond.js';
 
 /** What every route handler may use. */
@@ -23,6 +24,11 @@ export interface RouteContext {
   streams(): StreamHub;
   logger: YogaLogger;
   now(): number;
+  /**
+   * Where the routes' metrics go.
+   * @defaultValue the shared telemetry on OpenTelemetry's global providers
+   */
+  telemetry?: Telemetry;
 }
 
 /** Handles one method of one route. Throws `createWebPushError` errors to refuse. */

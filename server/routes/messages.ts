@@ -5,12 +5,16 @@ import {
   parseMessagesQuery,
 } from '../../protocol/index.js';
 import { createWebPushError } from '../errors.js';
+import { sharedTelemetry } from '../telemetry.js';
 import type { RouteHandler } from './context.js';
 
 /**
  * `GET …/push/messages?tabId=…&registrationId=…&after=SEQ`: the retained envelopes after `after`,
  * with full payloads (gap filling, and results sent by reference).
  * @returns {@link MessagesResponse}
+ * @remarks Each answer counts as one read of the log and its envelopes as served. A `ref` fetch
+ * and a gap fill ask the same thing (everything after the tab's last seq), so they are counted
+ * together.
  * @throws WEB_PUSH_UNKNOWN_REGISTRATION unless the registration exists and is this tab's
  */
 export const getMessages: RouteHandler = async (context, _request, url) => {
@@ -23,5 +27,6 @@ export const getMessages: RouteHandler = async (context, _request, url) => {
   }
   const envelopes = await store.getMessages(registrationId, after, options.maxRetainedMessages);
   const body: MessagesResponse = { envelopes, lastSeq: record.seq };
+  (context.telemetry ?? sharedTelemetry()).messagesServed(envelopes.length);
   return respond.json(body);
 };
