@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { startPushService } from '../../push-service/index.js';
+import { exitIfBusy } from './busy-port.js';
 import { startInventoryServer } from './server.js';
 
 /** Port of the page and GraphQL endpoint. */
@@ -11,12 +12,14 @@ const port = Number(process.env.PORT ?? 4000);
 /** Port of the local push service; `npm run firefox` points Firefox's push client at it. */
 const pushPort = Number(process.env.PUSH_PORT ?? 4001);
 
-const pushService = await startPushService({ port: pushPort });
+const pushService = await startPushService({ port: pushPort }).catch(
+  exitIfBusy('PUSH_PORT', pushPort),
+);
 const server = await startInventoryServer({
   port,
   pushService,
   vapidFile: fileURLToPath(new URL('./.vapid.json', import.meta.url)),
-});
+}).catch(exitIfBusy('PORT', port));
 
 console.log(`Live inventory: ${server.url}`);
 console.log(`Push service:   ${pushService.url} (Firefox connects to ${pushService.wsUrl})`);
