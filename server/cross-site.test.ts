@@ -1,7 +1,7 @@
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, REGISTRATION_HEADER, REGISTRATION_HEADER_VALUE } from '../protocol/index.js';
+import { serveLocally } from '../test/support/yoga.js';
 import { createTestServer, newTabId, refusal, type TestServer } from './test-support.js';
 
 /**
@@ -276,13 +276,11 @@ describe('state-changing routes from another site', () => {
 describe('registration requests on a real HTTP server', () => {
   async function withHttp(run: (port: number) => Promise<void>) {
     server = createTestServer({ maxBodyBytes: 4096 });
-    const http = createServer(server.yoga);
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const http = await serveLocally(server.yoga);
     try {
-      await run((http.address() as AddressInfo).port);
+      await run(http.port);
     } finally {
-      http.closeAllConnections();
-      await new Promise((resolve) => http.close(resolve));
+      await http.close();
     }
   }
 

@@ -11,12 +11,10 @@
  * `yoga.dispose()`, which releases the leases) and exits 0. Exits when stdin closes (the test
  * process is gone), so that no instance outlives a test run.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { createYoga } from 'graphql-yoga';
 import { Redis } from 'ioredis';
-import { createPubSub, createRedisStore, useWebPush } from '../../server/index.js';
+import { createPubSub, createRedisStore } from '../../server/index.js';
+import { createTestYoga, serveLocally, TEST_VAPID_SUBJECT } from '../support/yoga.js';
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback;
@@ -76,31 +74,24 @@ const schema = makeExecutableSchema({
   },
 });
 
-const yoga = createYoga({
+const { yoga } = createTestYoga({
   schema,
   logging: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'error',
-  plugins: [
-    useWebPush({
-      vapid: {
-        subject: 'mailto:ops@example.com',
-        publicKey: env('VAPID_PUBLIC_KEY'),
-        privateKey: env('VAPID_PRIVATE_KEY'),
-      },
-      store: createRedisStore({ redis, prefix }),
-      allowedPushOrigins: [env('PUSH_ORIGIN')],
-      instanceId: env('INSTANCE_ID'),
-      leaseTtlMs: number('LEASE_TTL_MS', 5_000),
-      registrationTtlMs: number('REGISTRATION_TTL_MS', 60_000),
-      sweepIntervalMs: number('SWEEP_INTERVAL_MS', 1_000),
-    }),
-  ],
+  vapid: {
+    subject: TEST_VAPID_SUBJECT,
+    publicKey: env('VAPID_PUBLIC_KEY'),
+    privateKey: env('VAPID_PRIVATE_KEY'),
+  },
+  store: createRedisStore({ redis, prefix }),
+  allowedPushOrigins: [env('PUSH_ORIGIN')],
+  instanceId: env('INSTANCE_ID'),
+  leaseTtlMs: number('LEASE_TTL_MS', 5_000),
+  registrationTtlMs: number('REGISTRATION_TTL_MS', 60_000),
+  sweepIntervalMs: number('SWEEP_INTERVAL_MS', 1_000),
 });
 
-const server = createServer(yoga);
-server.listen(number('PORT', 0), '127.0.0.1', () => {
-  const { port } = server.address() as AddressInfo;
-  process.stdout.write(`${JSON.stringify({ ready: port })}\n`);
-});
+const { server, port } = await serveLocally(yoga, number('PORT', 0));
+process.stdout.write(`${JSON.stringify({ ready: port })}\n`);
 
 // The test process holds the other end of stdin: if it dies, so does this instance.
 process.stdin.on('close', () => process.exit(1));

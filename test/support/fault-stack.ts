@@ -1,16 +1,15 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createYoga } from 'graphql-yoga';
 import { sleep } from '../../protocol/backoff.js';
-import { type Faults, startPushService } from '../../push-service/index.js';
-import { createMemoryStore, generateVapidKeys, useWebPush } from '../../server/index.js';
+import type { Faults } from '../../push-service/index.js';
+import type { WebPushOptions } from '../../server/options.js';
 import {
   createPushSender,
   type PushSender,
   type PushSenderOptions,
 } from '../../server/push/index.js';
-import type { Store } from '../../server/store/types.js';
+import { generateVapidKeys } from '../../server/vapid.js';
 import { createFeedSchema } from './feed-schema.js';
+import { startYogaStack } from './stack.js';
+import { TEST_VAPID_SUBJECT } from './yoga.js';
 
 /** Options of {@link startFaultStack}. */
 export interface FaultStackOptions {
@@ -19,7 +18,7 @@ export interface FaultStackOptions {
   /** Options of the push sender, over fast retries (Retry-After is still honoured). */
   sender?: Partial<Omit<PushSenderOptions, 'vapid'>>;
   /** Options of `useWebPush`, over the stack's own. */
-  plugin?: Partial<Parameters<typeof useWebPush>[0]>;
+  plugin?: Partial<WebPushOptions>;
 }
 
 /**
@@ -37,10 +36,7 @@ export async function startFaultStack({
   sender = {},
   plugin = {},
 }: FaultStackOptions = {}) {
-  const pushService = await startPushService({ port: 0, faults });
-  const keys = generateVapidKeys();
-  const vapid = { subject: 'mailto:ops@example.com', ...keys };
-  const store: Store = plugin.store ?? createMemoryStore();
+  const vapid = { subject: TEST_VAPID_SUBJECT, ...generateVapidKeys() };
   // Counted so that a test can publish only as fast as pushes go out: `started - settled -
   // waiting` sends are busy (encrypting, queued for a connection, or on the wire).
   const sends = { started: 0, settled: 0, waiting: 0, waits: [] as number[] };
@@ -72,35 +68,20 @@ export async function startFaultStack({
     close: () => pushSender.close(),
   };
   const feed = createFeedSchema();
-  const yoga = createYoga({
+  const { url, store, pushService, close } = await startYogaStack({
     schema: feed.schema,
-    logging: false,
-    plugins: [
-      useWebPush({
-        vapid,
-        store,
-        sender: countingSender,
-        allowedPushOrigins: [pushService.origin],
-        // These suites test the client against a push service that reorders and duplicates
-        // one registration's pushes; with topics it would replace them instead.
-        pushTopics: false,
-        ...plugin,
-      }),
-    ],
-  });
-  const server = createServer(yoga);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}/graphql`;
-
-  async function close(): Promise<void> {
-    await yoga.dispose();
+    pushService: { faults },
+    plugin: {
+      vapid,
+      sender: countingSender,
+      // These suites test the client against a push service that reorders and duplicates
+      // one registration's pushes; with topics it would replace them instead.
+      pushTopics: false,
+      ...plugin,
+    },
     // The sender is ours, not the plugin's: closing it ends retries still waiting.
-    await pushSender.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await pushService.close();
-  }
+    afterDispose: () => pushSender.close(),
+  });
 
   return { url, store, pushService, publish: feed.publish, sends, vapid, close };
 }

@@ -1,10 +1,54 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createYoga } from 'graphql-yoga';
-import { startPushService } from '../../push-service/index.js';
-import { createMemoryStore, generateVapidKeys, useWebPush } from '../../server/index.js';
+import type { GraphQLSchema } from 'graphql';
+import { type PushServiceOptions, startPushService } from '../../push-service/index.js';
+import type { WebPushOptions } from '../../server/options.js';
 import type { Store } from '../../server/store/types.js';
 import { createInventorySchema } from './inventory-schema.js';
+import { createTestYoga, serveLocally } from './yoga.js';
+
+/** Options of {@link startYogaStack}. */
+export interface YogaStackOptions {
+  schema: GraphQLSchema;
+  /** Options of the local push service, over port 0. */
+  pushService?: PushServiceOptions;
+  /** Options of `useWebPush`, over the test defaults and the push service's origin. */
+  plugin?: Partial<WebPushOptions>;
+  /**
+   * Runs after `yoga.dispose()` and before the sockets close: to close what the test made for
+   * the plugin, such as its own sender, whose retries would otherwise wait on.
+   */
+  afterDispose?: () => Promise<void>;
+}
+
+/**
+ * A whole server side on real sockets: the local push service, and Yoga with `useWebPush` on a
+ * node:http server, accepting the push service's endpoints. Every test file starts its own on
+ * port 0.
+ * @param options - see {@link YogaStackOptions}
+ * @returns the running parts; `close()` stops all of them
+ */
+export async function startYogaStack({
+  schema,
+  pushService: pushServiceOptions,
+  plugin = {},
+  afterDispose,
+}: YogaStackOptions) {
+  const pushService = await startPushService({ port: 0, ...pushServiceOptions });
+  const { yoga, vapid, store } = createTestYoga({
+    schema,
+    allowedPushOrigins: [pushService.origin],
+    ...plugin,
+  });
+  const local = await serveLocally(yoga);
+
+  async function close(): Promise<void> {
+    await yoga.dispose();
+    await afterDispose?.();
+    await local.close();
+    await pushService.close();
+  }
+
+  return { url: local.url, yoga, server: local.server, store, pushService, vapid, close };
+}
 
 /** Options of {@link startStack}. */
 export interface StackOptions {
@@ -12,38 +56,30 @@ export interface StackOptions {
   registrationTtlMs?: number;
   sweepIntervalMs?: number;
   maxPayloadBytes?: number;
-  pushService?: Parameters<typeof startPushService>[0];
-  plugin?: Partial<Parameters<typeof useWebPush>[0]>;
+  pushService?: PushServiceOptions;
+  plugin?: Partial<WebPushOptions>;
 }
 
 /**
- * A whole server side on real sockets: the local push service, and Yoga with `useWebPush` on a
- * node:http server. Every test file starts its own on port 0.
+ * {@link startYogaStack} serving the inventory schema, with a mutation over plain HTTP.
+ * @param options - see {@link StackOptions}
+ * @returns the running stack; `close()` stops all of it
  */
 export async function startStack(options: StackOptions = {}) {
-  const pushService = await startPushService({ port: 0, ...options.pushService });
-  const keys = generateVapidKeys();
-  const store = options.store ?? createMemoryStore();
   const inventory = createInventorySchema();
-  const yoga = createYoga({
+  const { store, registrationTtlMs, sweepIntervalMs, maxPayloadBytes } = options;
+  const stack = await startYogaStack({
     schema: inventory.schema,
-    logging: false,
-    plugins: [
-      useWebPush({
-        vapid: { subject: 'mailto:ops@example.com', ...keys },
-        store,
-        allowedPushOrigins: [pushService.origin],
-        ...(options.registrationTtlMs ? { registrationTtlMs: options.registrationTtlMs } : {}),
-        ...(options.sweepIntervalMs ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
-        ...(options.maxPayloadBytes ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
-        ...options.plugin,
-      }),
-    ],
+    ...(options.pushService ? { pushService: options.pushService } : {}),
+    plugin: {
+      ...(store ? { store } : {}),
+      ...(registrationTtlMs ? { registrationTtlMs } : {}),
+      ...(sweepIntervalMs ? { sweepIntervalMs } : {}),
+      ...(maxPayloadBytes ? { maxPayloadBytes } : {}),
+      ...options.plugin,
+    },
   });
-  const server = createServer(yoga);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}/graphql`;
+  const { url } = stack;
 
   /** Runs a mutation over plain HTTP, as another user of the site would. */
   async function setStock(productId: string, stock: number): Promise<void> {
@@ -59,14 +95,7 @@ export async function startStack(options: StackOptions = {}) {
     if (!res.ok || body.errors) throw new Error(`setStock failed: ${JSON.stringify(body)}`);
   }
 
-  async function close(): Promise<void> {
-    await yoga.dispose();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await pushService.close();
-  }
-
-  return { url, yoga, server, store, pushService, inventory, setStock, close, vapid: keys };
+  return { ...stack, inventory, setStock };
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
