@@ -8,6 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Browser and multi-process suites start real servers on their own ports; keep files isolated.
     pool: 'forks',
-    globalSetup: ['test/setup/prerequisites.ts'],
+    // No global setup: the suites that need Redis check for it themselves (test/support/redis.ts),
+    // as the browser suites check for their browser, so that the others run without either.
   },
 });

@@ -1,10 +1,13 @@
 import { buildSchema, type ExecutionResult, type GraphQLSchema, parse, subscribe } from 'graphql';
 import { filter, type PubSub, pipe } from 'graphql-yoga';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireRedis } from '../../test/support/redis.js';
 import { deleteKeysWithPrefix, REDIS_URL, testPrefix } from '../store/redis-test-support.js';
 import { createPubSub, type ReplayablePubSub } from './create-pubsub.js';
 import { createCursorTracker, runWithEventCursor } from './cursor.js';
+
+beforeAll(() => requireRedis());
 
 type Topics = { stock: [productId: string, payload: { id: string; count: number }] };
 

@@ -1,6 +1,7 @@
 import { filter, map, pipe } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireRedis } from '../../test/support/redis.js';
 import type { RedisClient } from '../store/redis-script.js';
 import {
   deleteKeysWithPrefix,
@@ -12,6 +13,8 @@ import {
 import { createPubSub, type PubSubOptions, type ReplayablePubSub } from './create-pubsub.js';
 import { createCursorTracker, runWithEventCursor } from './cursor.js';
 import { compareEventIds } from './event-id.js';
+
+beforeAll(() => requireRedis({ binary: true }));
 
 type Topics = {
   tick: [payload: number];

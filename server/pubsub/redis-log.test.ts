@@ -1,8 +1,11 @@
 import { createServer, type Server, Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireRedis } from '../../test/support/redis.js';
 import { deleteKeysWithPrefix, testPrefix } from '../store/redis-test-support.js';
 import { createPubSub } from './create-pubsub.js';
+
+beforeAll(() => requireRedis());
 
 const MARKER = 'lose-this-reply';
 

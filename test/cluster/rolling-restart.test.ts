@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireRedis } from '../support/redis.js';
 import { type Cluster, eventually, finishAndCheck, startCluster } from './cluster.js';
 import { startFeed } from './traffic.js';
+
+beforeAll(() => requireRedis({ running: false, binary: true }));
 
 const PRODUCTS = ['p1', 'p2', 'p3'];
 
