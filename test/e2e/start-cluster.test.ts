@@ -7,8 +7,11 @@ import { EXAMPLE_VAPID_SUBJECT } from '../../examples/inventory/vapid-file.js';
 import { createClient, type WebPushClient } from '../../link/index.js';
 import { type PushService, startPushService } from '../../push-service/index.js';
 import { generateVapidKeys } from '../../server/index.js';
+import { requireRedis } from '../support/redis.js';
 import { waitFor } from '../support/stack.js';
 import { STOCK_CHANGED } from '../support/tab.js';
+
+beforeAll(() => requireRedis());
 
 /**
  * `npm run start:cluster`'s cluster: two example instances as child processes on the Redis store,
