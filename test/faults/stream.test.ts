@@ -46,6 +46,9 @@ async function run(faults: Omit<ChaosProxyOptions, 'upstream'>) {
   for (let stock = 1; stock <= EVENTS; stock++) {
     // Straight to the server: the proxy only sits between the tab and the server.
     for (const product of PRODUCTS) await stack.setStock(product, stock);
+    // Paced, so that the stream (not only the log after a cut) carries most of them: on a fast
+    // machine an unpaced burst is over before the first reconnection.
+    if (faults.cutEvery) await new Promise((resolve) => setTimeout(resolve, 15));
   }
   await waitFor(
     () => watches.every((watch) => watch.results.length >= EVENTS),
