@@ -18,7 +18,7 @@ export interface AdoptionRound {
 /**
  * Two instances (child processes) on Redis. Per round: a new instance takes `registrations`
  * registrations, is killed (or terminated), and the time until the other owns all of them is
- * measured by polling the leases every 5 ms.
+ * measured by polling the owners of their execution groups every 5 ms.
  * @param redisUrl - a Redis for the round
  * @param rounds - rounds of each kind
  * @param registrations - registrations per round
@@ -46,7 +46,7 @@ export async function measureAdoption(
   const survivor = await startInstance('survivor', config);
   const results: AdoptionRound[] = [];
 
-  /** Registers on `url`; returns the ids once that instance holds every lease. */
+  /** Registers on `url`; returns the ids once that instance owns every one's group. */
   const registerOn = async (url: string, owner: string): Promise<string[]> => {
     // A browser per round: one push subscription holds at most 200 registrations by default.
     const agent = createUserAgent({ serviceUrl: pushService.wsUrl });
@@ -86,11 +86,17 @@ export async function measureAdoption(
     return ids;
   };
 
-  /** Resolves with the time when `owner` holds every lease. */
+  /** Resolves with the time when `owner` owns the group of every registration. */
   const ownedBy = async (ids: string[], owner: string, timeoutMs: number): Promise<number> => {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const owners = await Promise.all(ids.map((id) => redis.hget(keys.registration(id), 'lo')));
+      // A registration runs in its execution group; the group's hash names the owning instance.
+      const owners = await Promise.all(
+        ids.map(async (id) => {
+          const groupId = await redis.hget(keys.registration(id), 'g');
+          return groupId === null ? null : redis.hget(keys.groupKeys(groupId)[0], 'o');
+        }),
+      );
       if (owners.every((name) => name === owner)) return performance.now();
       if (performance.now() > deadline) throw new Error(`bench: ${owner} did not adopt in time`);
       await new Promise((resolve) => setTimeout(resolve, 5));

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { envelopeId } from '../protocol/index.js';
 import { createRedisStore } from '../server/store/redis.js';
 import { keysWithPrefix } from '../server/store/redis-test-support.js';
-import type { RegistrationRecord } from '../server/store/types.js';
+import type { GroupRecord, RegistrationRecord } from '../server/store/types.js';
+
+/** Execution groups the registrations are spread over (one per product page). */
+const GROUPS = 100;
 
 const id = (bytes = 24) => randomBytes(bytes).toString('base64url');
 
@@ -26,18 +28,19 @@ export async function keyBytes(redis: Redis, prefix: string): Promise<number> {
 export interface MemoryRound {
   /** Per registration: by `MEMORY USAGE` over the keys, and by `used_memory`. */
   registration: { keys: number; used: number };
-  /** Per retained message, the same two ways. */
+  /** Per retained group message (stored once for all its members), the same two ways. */
   message: { keys: number; used: number };
 }
 
 /**
- * Stores `registrations` typical registrations (a 90-character document, one variable, a session
- * cookie, a cursor and a held lease; ten per tab, one push subscription), then `messages` typical
- * messages in each of the first 100, measuring what each step adds.
+ * Stores `registrations` typical registrations (ten per tab, one push subscription, a session
+ * cookie kept) in 100 execution groups (a 90-character document, one variable: one product page
+ * each), then `messages` typical results in each group, measuring what each step adds. A group's
+ * result is stored once, whatever its number of members.
  * @param redis - a client of a Redis nobody else writes to
  * @param registrations - how many registrations
- * @param messages - messages appended to each of 100 registrations
- * @returns bytes per registration and per retained message
+ * @param messages - messages appended to each of the 100 groups
+ * @returns bytes per registration and per retained group message
  */
 export async function measureMemory(
   redis: Redis,
@@ -47,6 +50,26 @@ export async function measureMemory(
   const prefix = `bench-${id(6)}`;
   const store = createRedisStore({ redis, prefix });
   const limits = { maxPerTab: 50, maxPerSubscription: registrations };
+  const owner = `instance-${id(6)}`;
+  const token = await store.heartbeat(owner, 60_000, Date.now());
+  const groups: GroupRecord[] = [];
+  for (let i = 0; i < GROUPS; i++) {
+    groups.push({
+      id: id(),
+      key: id(32),
+      query:
+        'subscription StockChanged($productId: ID!) { stockChanged(productId: $productId) { id stock } }',
+      operationName: 'StockChanged',
+      variables: { productId: `p-${i}` },
+      headers: { cookie: `session=${id(24)}` },
+      createdAt: Date.now(),
+      seq: 0,
+      done: false,
+      cursor: `${Date.now()}-0`,
+      owner,
+      token,
+    });
+  }
   const subscription = await store.putSubscription(
     {
       endpoint: `https://updates.push.services.mozilla.com/wpush/v2/${id(120)}`,
@@ -69,50 +92,39 @@ export async function measureMemory(
       background: false,
       clientKey: null,
       operationKey: String(1000 + i),
-      query:
-        'subscription StockChanged($productId: ID!) { stockChanged(productId: $productId) { id stock } }',
-      operationName: 'StockChanged',
-      variables: { productId: `p-${i % 100}` },
+      groupId: (groups[i % GROUPS] as GroupRecord).id,
+      base: 0,
       headers: { cookie: `session=${id(24)}` },
       createdAt: now,
       expiresAt: now + 60_000,
       seq: 0,
       ackedSeq: 0,
       done: false,
-      cursor: `${now}-0`,
     });
   }
 
   const baseKeys = await keyBytes(redis, prefix);
   const baseUsed = await usedMemory(redis);
-  for (const record of records) {
-    await store.createRegistration(record, limits);
-    await store.acquireLease(record.id, `instance-${id(6)}`, 5_000, Date.now());
-  }
+  for (const group of groups) await store.createGroup(group);
+  for (const record of records) await store.createRegistration(record, limits);
   const withRegistrations = { keys: await keyBytes(redis, prefix), used: await usedMemory(redis) };
 
   const retention = { messageTtlMs: 86_400_000, maxMessages: 1000 };
-  const logged = records.slice(0, 100);
   for (let seq = 1; seq <= messages; seq++) {
-    for (const record of logged) {
-      await store.appendMessage(
-        record.id,
-        (n) => ({
-          v: 1,
-          id: envelopeId(record.id, n),
-          tab: record.tabId,
-          reg: record.id,
-          seq: n,
+    for (const group of groups) {
+      await store.appendGroupMessage(
+        group.id,
+        {
           type: 'next',
-          payload: { data: { stockChanged: { id: 'p-7', stock: 40 + (n % 50) } } },
-        }),
+          payload: { data: { stockChanged: { id: 'p-7', stock: 40 + (seq % 50) } } },
+        },
         retention,
-        { cursor: `${Date.now()}-${seq}`, appendId: id(9) },
+        { token, cursor: `${Date.now()}-${seq}`, appendId: id(9) },
       );
     }
   }
   const withMessages = { keys: await keyBytes(redis, prefix), used: await usedMemory(redis) };
-  const count = logged.length * messages;
+  const count = groups.length * messages;
 
   for (const key of await keysWithPrefix(redis, prefix)) await redis.del(key);
   return {

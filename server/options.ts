@@ -161,24 +161,40 @@ export interface WebPushOptions {
    */
   streamMaxAgeMs?: number;
   /**
-   * This server instance's id: the owner named in the leases it takes. Unique per process.
+   * This server instance's id: the owner named on the execution groups it runs. Unique per
+   * process.
    * @defaultValue a random id
    */
   instanceId?: string;
   /**
-   * How long the lease on a registration's server-side subscription lasts without renewal (it is
-   * renewed every third of it). When an instance dies, others adopt its registrations within
-   * about this time plus {@link WebPushOptions.adoptIntervalMs}.
+   * How long this instance's lease lasts without a heartbeat (one every third of it, however
+   * many registrations it serves). When an instance dies, others adopt its execution groups
+   * within about this time plus {@link WebPushOptions.adoptIntervalMs}.
    * @defaultValue `5_000`
    */
   leaseTtlMs?: number;
   /**
-   * How often each instance looks for registrations nobody runs (lease expired or released) and
-   * adopts them. One cheap store query per round; short rounds make adoption follow the lease's
-   * end closely.
+   * How often each instance looks for execution groups whose owner's lease ended, and adopts
+   * them. One cheap store query per round; short rounds make adoption follow the lease's end
+   * closely.
    * @defaultValue `leaseTtlMs / 5`
    */
   adoptIntervalMs?: number;
+  /**
+   * Which registrations of the same operation (same document, operation name and variables)
+   * share one execution: one run of the resolver and the document per event, one log entry, and
+   * only encryption per browser. Called with the registering request's GraphQL context.
+   * Return a string to share with every registration whose context gives the same string (for
+   * public data: `() => 'public'`; per role: `(ctx) => ctx.user?.role ?? 'anonymous'`), `null`
+   * to never share this one, `undefined` for the default. The shared execution runs with the
+   * context of the request that started it, rebuilt from its kept headers on adoption: declare
+   * a key coarser than the headers only where that context gives everyone the same results.
+   * @defaultValue registrations share when their kept headers ({@link WebPushOptions.keepHeaders})
+   * are equal, the same context an adoption would rebuild for each
+   */
+  executionKey?: (
+    context: Record<string, unknown>,
+  ) => string | null | undefined | Promise<string | null | undefined>;
   /**
    * Re-checks the caller on every renewal. Called with the renewing request (its headers carry
    * the tab's current credentials) and the tab's registrations it names; return false to refuse:
@@ -204,18 +220,50 @@ export interface WebPushOptions {
   logger?: YogaLogger;
 }
 
+/**
+ * The default of every numeric limit and timing, once: `resolveOptions` fills these in, checks
+ * that each is a positive integer, and the TSDoc above names the same values.
+ */
+export const LIMIT_DEFAULTS = {
+  registrationTtlMs: 60_000,
+  maxPayloadBytes: DEFAULT_PUSH_BUDGET_BYTES,
+  maxDocumentBytes: 16_384,
+  maxBodyBytes: 65_536,
+  maxVariablesBytes: 16_384,
+  maxVariablesDepth: 32,
+  maxRegistrationsPerTab: 50,
+  maxRegistrationsPerSubscription: 200,
+  maxPushSubscriptions: 100_000,
+  maxRegistrations: 50_000,
+  maxPushSubscriptionsPerClient: 10,
+  maxRegistrationsPerClient: 100,
+  messageTtlMs: 86_400_000,
+  maxRetainedMessages: 1000,
+  sweepIntervalMs: 1000,
+  streamHeartbeatMs: 15_000,
+  maxStreams: 10_000,
+  maxStreamsPerTab: 2,
+  streamMaxAgeMs: 600_000,
+  leaseTtlMs: 5_000,
+} as const satisfies Partial<Record<keyof WebPushOptions, number>>;
+
+type Limits = { -readonly [K in keyof typeof LIMIT_DEFAULTS]: number };
+
 /** {@link WebPushOptions} with every default filled in. */
-export interface ResolvedOptions
-  extends Required<
-    Omit<
-      WebPushOptions,
-      'sender' | 'logger' | 'renewIntervalMs' | 'adoptIntervalMs' | 'authorizeRenewal' | 'clientKey'
-    >
-  > {
-  authorizeRenewal: WebPushOptions['authorizeRenewal'];
-  clientKey: WebPushOptions['clientKey'];
+export interface ResolvedOptions extends Limits {
+  vapid: VapidOptions;
+  store: Store;
+  allowedPushOrigins: string[];
+  allowedOrigins: string[];
+  /** Lower-case. */
+  keepHeaders: string[];
+  pushTopics: boolean;
+  instanceId: string;
   renewIntervalMs: number;
   adoptIntervalMs: number;
+  clientKey: WebPushOptions['clientKey'];
+  executionKey: WebPushOptions['executionKey'];
+  authorizeRenewal: WebPushOptions['authorizeRenewal'];
   sender: PushSender | undefined;
   logger: YogaLogger | undefined;
 }
@@ -228,108 +276,40 @@ export interface ResolvedOptions
  * `MAX_PUSH_PLAINTEXT_BYTES`
  */
 export function resolveOptions(options: WebPushOptions): ResolvedOptions {
-  const {
-    vapid,
-    store = createMemoryStore(),
-    allowedPushOrigins = [],
-    allowedOrigins = [],
-    registrationTtlMs = 60_000,
-    renewIntervalMs = Math.floor(registrationTtlMs / 3),
-    maxPayloadBytes = DEFAULT_PUSH_BUDGET_BYTES,
-    maxDocumentBytes = 16_384,
-    maxBodyBytes = 65_536,
-    maxVariablesBytes = 16_384,
-    maxVariablesDepth = 32,
-    maxRegistrationsPerTab = 50,
-    maxRegistrationsPerSubscription = 200,
-    maxPushSubscriptions = 100_000,
-    maxRegistrations = 50_000,
-    clientKey,
-    maxPushSubscriptionsPerClient = 10,
-    maxRegistrationsPerClient = 100,
-    keepHeaders = ['authorization', 'cookie'],
-    messageTtlMs = 86_400_000,
-    maxRetainedMessages = 1000,
-    pushTopics = true,
-    sweepIntervalMs = 1000,
-    streamHeartbeatMs = 15_000,
-    maxStreams = 10_000,
-    maxStreamsPerTab = 2,
-    streamMaxAgeMs = 600_000,
-    instanceId = randomId(),
-    leaseTtlMs = 5_000,
-    adoptIntervalMs = Math.max(1, Math.floor(leaseTtlMs / 5)),
-    authorizeRenewal,
-    sender,
-    logger,
-  } = options;
-  const positive = {
-    registrationTtlMs,
-    renewIntervalMs,
-    maxPayloadBytes,
-    maxDocumentBytes,
-    maxBodyBytes,
-    maxVariablesBytes,
-    maxVariablesDepth,
-    maxRegistrationsPerTab,
-    maxRegistrationsPerSubscription,
-    maxPushSubscriptions,
-    maxRegistrations,
-    maxPushSubscriptionsPerClient,
-    maxRegistrationsPerClient,
-    messageTtlMs,
-    maxRetainedMessages,
-    sweepIntervalMs,
-    streamHeartbeatMs,
-    maxStreams,
-    maxStreamsPerTab,
-    streamMaxAgeMs,
-    leaseTtlMs,
-    adoptIntervalMs,
-  };
-  for (const [name, value] of Object.entries(positive)) {
+  const limits = { ...LIMIT_DEFAULTS } as Limits;
+  for (const name of Object.keys(LIMIT_DEFAULTS) as (keyof Limits)[]) {
+    const given = options[name];
+    if (given !== undefined) limits[name] = given;
+  }
+  const renewIntervalMs = options.renewIntervalMs ?? Math.floor(limits.registrationTtlMs / 3);
+  const adoptIntervalMs = options.adoptIntervalMs ?? Math.max(1, Math.floor(limits.leaseTtlMs / 5));
+  for (const [name, value] of Object.entries({ ...limits, renewIntervalMs, adoptIntervalMs })) {
     if (!Number.isSafeInteger(value) || value <= 0) {
       throw new RangeError(`useWebPush: ${name} must be a positive integer, got ${value}`);
     }
   }
-  if (maxPayloadBytes > MAX_PUSH_PLAINTEXT_BYTES) {
+  if (limits.maxPayloadBytes > MAX_PUSH_PLAINTEXT_BYTES) {
     throw new RangeError(
-      `useWebPush: maxPayloadBytes ${maxPayloadBytes} exceeds ${MAX_PUSH_PLAINTEXT_BYTES}`,
+      `useWebPush: maxPayloadBytes ${limits.maxPayloadBytes} exceeds ${MAX_PUSH_PLAINTEXT_BYTES}`,
     );
   }
   return {
-    vapid,
-    store,
-    allowedPushOrigins,
-    allowedOrigins,
-    registrationTtlMs,
+    ...limits,
+    vapid: options.vapid,
+    store: options.store ?? createMemoryStore(),
+    allowedPushOrigins: options.allowedPushOrigins ?? [],
+    allowedOrigins: options.allowedOrigins ?? [],
+    keepHeaders: (options.keepHeaders ?? ['authorization', 'cookie']).map((name) =>
+      name.toLowerCase(),
+    ),
+    pushTopics: options.pushTopics ?? true,
+    instanceId: options.instanceId ?? randomId(),
     renewIntervalMs,
-    maxPayloadBytes,
-    maxDocumentBytes,
-    maxBodyBytes,
-    maxVariablesBytes,
-    maxVariablesDepth,
-    maxRegistrationsPerTab,
-    maxRegistrationsPerSubscription,
-    maxPushSubscriptions,
-    maxRegistrations,
-    clientKey,
-    maxPushSubscriptionsPerClient,
-    maxRegistrationsPerClient,
-    keepHeaders: keepHeaders.map((name) => name.toLowerCase()),
-    messageTtlMs,
-    maxRetainedMessages,
-    pushTopics,
-    sweepIntervalMs,
-    streamHeartbeatMs,
-    maxStreams,
-    maxStreamsPerTab,
-    streamMaxAgeMs,
-    instanceId,
-    leaseTtlMs,
     adoptIntervalMs,
-    authorizeRenewal,
-    sender,
-    logger,
+    clientKey: options.clientKey,
+    executionKey: options.executionKey,
+    authorizeRenewal: options.authorizeRenewal,
+    sender: options.sender,
+    logger: options.logger,
   };
 }

@@ -117,7 +117,7 @@ describe('useWebPush: registration and delivery', () => {
     expect(ack.expiresAt).toBeLessThanOrEqual(Date.now() + 60_000);
   });
 
-  it('stores the registration with the document, variables and only the kept headers', async () => {
+  it('stores the registration with only the kept headers, and its group with the document and variables', async () => {
     server = createTestServer();
     const { subscriptionId } = await s().subscribe();
     const tabId = newTabId();
@@ -128,21 +128,30 @@ describe('useWebPush: registration and delivery', () => {
       { authorization: 'Bearer abc', 'x-other': 'dropped' },
     );
     const { registrationId, expiresAt } = answer.body.extensions.webPush;
-    expect(await s().store.getRegistration(registrationId)).toEqual({
+    const record = await s().store.getRegistration(registrationId);
+    expect(record).toEqual({
       id: registrationId,
       tabId,
       subscriptionId,
       held: false,
       background: false,
+      clientKey: null,
       operationKey: '42',
-      query: SUBSCRIPTION,
-      operationName: null,
-      variables: { p: 'p9' },
+      groupId: expect.any(String),
+      base: 0,
       headers: { authorization: 'Bearer abc' },
       createdAt: expiresAt - 60_000,
       expiresAt,
       seq: 0,
       ackedSeq: 0,
+      done: false,
+    });
+    expect(await s().store.getGroup(record?.groupId as string)).toMatchObject({
+      query: SUBSCRIPTION,
+      operationName: null,
+      variables: { p: 'p9' },
+      headers: { authorization: 'Bearer abc' },
+      seq: 0,
       done: false,
       cursor: null,
     });
@@ -174,16 +183,29 @@ describe('useWebPush: registration and delivery', () => {
     expect(topic).not.toContain(registrationId.slice(0, 8));
   });
 
-  it('gives each registration its own topic, so a newer push replaces only its own', async () => {
+  it('sends one push per browser for the tabs of one operation, with a topic of its own per operation', async () => {
     server = createTestServer();
     const { subscriptionId } = await s().subscribe();
     const a = await s().registered(subscriptionId, newTabId(), SUBSCRIPTION, { p: 'p1' });
     const b = await s().registered(subscriptionId, newTabId(), SUBSCRIPTION, { p: 'p1' });
+    const other = await s().registered(subscriptionId, newTabId(), SUBSCRIPTION, { p: 'p2' });
     s().publish({ id: 'p1', stock: 1 });
+    s().publish({ id: 'p2', stock: 2 });
     await waitFor(() => expect(s().sender.sent).toHaveLength(2));
-    const topicOf = (registrationId: string) =>
-      s().sender.sent.find((m) => m.envelope.reg === registrationId)?.options.topic;
-    expect(topicOf(a.registrationId)).not.toBe(topicOf(b.registrationId));
+
+    const [p1, p2] = [a, other].map((r) =>
+      s().sender.sent.find((m) => m.envelopes.some((e) => e.reg === r.registrationId)),
+    );
+    expect(p1?.envelopes).toEqual([
+      next(a.registrationId, a.tabId, 1, stock('p1', 1)),
+      next(b.registrationId, b.tabId, 1, stock('p1', 1)),
+    ]);
+    expect(p2?.envelopes).toEqual([next(other.registrationId, other.tabId, 1, stock('p2', 2))]);
+    expect(p1?.options.topic).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(p1?.options.topic).not.toBe(p2?.options.topic);
+    // One execution per operation: the second registration of p1 joined the first's.
+    expect(s().inventory.counters.subscribed).toBe(3);
+    expect(s().inventory.counters.returned.get('p1')).toBe(1);
   });
 
   it('gives two registrations their own streams and sequences', async () => {
@@ -509,7 +531,8 @@ describe('useWebPush: lifetime of registrations', () => {
     ]);
     await s().call('POST', '/push/renew', { tabId, registrations, hidden: false });
     s().publish({ id: 'p1', stock: 5 });
-    await waitFor(() => expect(s().sender.sent).toHaveLength(3));
+    // One push for both again: one browser, one operation.
+    await waitFor(() => expect(s().sender.sent).toHaveLength(2));
     expect(
       s()
         .envelopesOf(data.registrationId)
@@ -557,8 +580,9 @@ describe('useWebPush: lifetime of registrations', () => {
     });
     expect(renewed.body.gone).toEqual([]);
 
-    await waitFor(() => expect(s().inventory.counters.returned.get('p1')).toBe(1));
-    expect(await s().store.getRegistration(dropped.registrationId)).toBeNull();
+    await waitFor(async () =>
+      expect(await s().store.getRegistration(dropped.registrationId)).toBeNull(),
+    );
     s().publish({ id: 'p1', stock: 4 });
     await waitFor(() => expect(s().sender.sent).toHaveLength(1));
     expect(s().sender.sent[0]?.envelope.reg).toBe(kept.registrationId);

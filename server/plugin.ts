@@ -9,9 +9,12 @@ import {
 import { createCapacity } from './capacity.js';
 import { asWebPushError, createWebPushError, webPushErrorCode } from './errors.js';
 import { type ObservedCursor, observeCursor } from './event-cursor.js';
+import { createDelivery } from './groups/delivery.js';
+import { announceLeft } from './groups/leave.js';
+import { createGroupRunner } from './groups/runner.js';
 import { createRequestGuard, mediaTypeOf } from './guard.js';
-import { createInstance } from './instance.js';
 import { resolveOptions, type WebPushOptions } from './options.js';
+import { createOwnership } from './ownership/index.js';
 import { runWithEventCursor } from './pubsub/index.js';
 import { createEndpointPolicy, createPushSender } from './push/index.js';
 import { createRegistrar, registrationExtensionOf } from './registration.js';
@@ -19,9 +22,10 @@ import { isMarkedRegistration, readRegistrationRequest } from './registration-re
 import type { RouteContext } from './routes/context.js';
 import { handleRoute, ROUTE_PREFIX } from './routes/index.js';
 import { createResponder } from './routes/respond.js';
-import { createRunner } from './runner.js';
+import type { RegistrationRecord } from './store/types.js';
 import { createStreamHub, type StreamHub } from './stream/hub.js';
 import { goneSignal } from './stream/signals.js';
+import { sharedTelemetry } from './telemetry.js';
 import { checkVariables } from './validate.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -77,27 +81,37 @@ export function useWebPush(options: WebPushOptions): Plugin {
     ]),
   ) as YogaLogger;
 
-  const runner = createRunner({
+  const telemetry = sharedTelemetry();
+  const delivery = createDelivery({
     store,
     sender,
-    retention: {
-      messageTtlMs: resolved.messageTtlMs,
-      maxMessages: resolved.maxRetainedMessages,
-    },
+    telemetry,
     maxPayloadBytes: resolved.maxPayloadBytes,
     ttlSeconds: Math.floor(resolved.messageTtlMs / 1000),
     topics: resolved.pushTopics,
     logger,
   });
-  const instance = createInstance({
+  const runner = createGroupRunner({
+    store,
+    sender,
+    delivery,
+    retention: {
+      messageTtlMs: resolved.messageTtlMs,
+      maxMessages: resolved.maxRetainedMessages,
+    },
+    logger,
+    reclaim: (group) => ownership.reclaim(group),
+  });
+  const ownership = createOwnership({
     store,
     runner,
-    id: resolved.instanceId,
+    instanceId: resolved.instanceId,
     leaseTtlMs: resolved.leaseTtlMs,
     adoptIntervalMs: resolved.adoptIntervalMs,
     logger,
   });
-  const { adopter } = instance;
+  const { adopter } = ownership;
+  const left = (records: readonly RegistrationRecord[]) => announceLeft(store, records, logger);
   const capacity = createCapacity({
     store,
     limits: {
@@ -113,7 +127,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
     store,
     runner,
     capacity,
-    leases: instance.leases,
+    owner: ownership,
     limits: {
       maxPerTab: resolved.maxRegistrationsPerTab,
       maxPerSubscription: resolved.maxRegistrationsPerSubscription,
@@ -136,7 +150,8 @@ export function useWebPush(options: WebPushOptions): Plugin {
   const routes: RouteContext = {
     options: resolved,
     store,
-    runner,
+    left,
+    telemetry,
     checkEndpoint: (endpoint) => policy.check(endpoint),
     guard,
     capacity,
@@ -146,6 +161,13 @@ export function useWebPush(options: WebPushOptions): Plugin {
     now: Date.now,
   };
 
+  // Registrations are counted in the store (every instance's); groups and streams here.
+  let unobserve: (() => void) | undefined = telemetry.observe({
+    registrations: async () => (await store.usage()).registrations,
+    groups: () => runner.size,
+    streams: () => hub.size,
+  });
+
   let graphqlEndpoint = '/graphql';
   let sweeper: ReturnType<typeof setInterval> | undefined;
   let sweeping = false;
@@ -154,18 +176,33 @@ export function useWebPush(options: WebPushOptions): Plugin {
   /** The event cursor each registration request's subscription was set up with. */
   const registrationCursors = new WeakMap<Request, ObservedCursor>();
 
+  let warnedReplay = false;
+  /**
+   * On a shared store another instance may adopt a group; only a source that reads the event
+   * cursor (`createPubSub` from graphql-web-push/server) resumes exactly where it stopped.
+   */
+  const warnIfNotReplayable = (cursor: ObservedCursor | undefined): void => {
+    if (warnedReplay || !store.shared || cursor?.used()) return;
+    warnedReplay = true;
+    logger.warn(
+      'graphql-web-push: a registered subscription does not read a replayable event log. With a shared store, ' +
+        'an instance that adopts it after a crash or deploy resumes at the live end, and events published in ' +
+        'between are not delivered. Subscribe through createPubSub from graphql-web-push/server (not Yoga’s own) ' +
+        'to resume exactly.',
+    );
+  };
+
   const sweep = async (): Promise<void> => {
     if (sweeping) return;
     sweeping = true;
     try {
       const expired = await store.takeExpired(Date.now());
-      await Promise.all(
-        expired.map(async (record) => {
-          await runner.stopRegistration(record.id);
-          // A stream still open for it says so, and ends once its tab has none left.
-          await store.signal(record.tabId, goneSignal(record.id));
-        }),
-      );
+      await Promise.all([
+        // A stream still open for it says so, and ends once its tab has none left.
+        ...expired.map((record) => store.signal(record.tabId, goneSignal(record.id))),
+        // A group left with no member stops executing.
+        left(expired),
+      ]);
     } catch (error) {
       logger.error('graphql-web-push: sweeping expired registrations failed', error);
     } finally {
@@ -182,7 +219,7 @@ export function useWebPush(options: WebPushOptions): Plugin {
       sweeper ??= setInterval(() => void sweep(), resolved.sweepIntervalMs);
       // Expiry sweeping alone must not keep the process alive.
       sweeper.unref();
-      instance.start({
+      ownership.start({
         // Yoga's request pipeline (request parsing, params, context, envelop plugins, validation,
         // result processing); server-adapter hooks (onRequest, onResponse) are for the network.
         fetch: async (url, init) =>
@@ -293,13 +330,13 @@ export function useWebPush(options: WebPushOptions): Plugin {
       const { params, request } = context;
       const adoption = adopter.of(request);
       if (adoption) {
-        // Not a stream: Yoga's errors answer the adopter, which ends the registration with them.
+        // Not a stream: Yoga's errors answer the adopter, which ends the group with them.
         if (!result || !isAsyncIterable(result)) return;
         await adopter.start(
           adoption,
           result[Symbol.asyncIterator]() as AsyncIterator<ExecutionResult>,
         );
-        setResult({ extensions: { [EXTENSION_KEY]: { adopted: adoption.record.id } } });
+        setResult({ extensions: { [EXTENSION_KEY]: { adopted: adoption.group.id } } });
         return;
       }
       const extension = registrationExtensionOf(params);
@@ -313,10 +350,14 @@ export function useWebPush(options: WebPushOptions): Plugin {
           variables: (params.variables as Record<string, unknown> | undefined) ?? null,
           headers: request.headers,
           clientKey: capacity.clientOf(request),
+          executionKey: resolved.executionKey
+            ? await resolved.executionKey(context as unknown as Record<string, unknown>)
+            : undefined,
           iterator,
           cursor: registrationCursors.get(request),
         });
         setResult({ extensions: { [EXTENSION_KEY]: ack } });
+        warnIfNotReplayable(registrationCursors.get(request));
       } catch (error) {
         await iterator.return?.();
         if (webPushErrorCode(error) === null) {
@@ -361,11 +402,13 @@ export function useWebPush(options: WebPushOptions): Plugin {
     },
 
     async onDispose() {
+      unobserve?.();
+      unobserve = undefined;
       if (sweeper) clearInterval(sweeper);
       sweeper = undefined;
       // The clients resume on another instance, from their positions.
       hub.close();
-      await instance.handOver();
+      await ownership.handOver();
       // Closing our sender ends its retries at once; an injected sender's sends are its owner's.
       if (ownsSender) {
         await sender.close();

@@ -9,19 +9,20 @@ import {
 import type { Capacity } from './capacity.js';
 import { createWebPushError } from './errors.js';
 import type { ObservedCursor } from './event-cursor.js';
+import { groupKey, headersExecutionKey } from './groups/key.js';
+import type { GroupRunner } from './groups/runner.js';
 import { randomId } from './ids.js';
-import type { LeaseKeeper } from './lease.js';
-import type { Runner } from './runner.js';
-import type { RegistrationLimits, RegistrationRecord, Store } from './store/types.js';
+import type { GroupRecord, RegistrationLimits, RegistrationRecord, Store } from './store/types.js';
+import { appendSignal } from './stream/signals.js';
 
 /** Options of {@link createRegistrar}. */
 export interface RegistrarOptions {
   store: Store;
-  runner: Runner;
+  runner: GroupRunner;
   /** Store-wide and per-client caps, checked before the insert. */
   capacity: Pick<Capacity, 'admitRegistration'>;
-  /** Leases: a new registration runs here under a lease, like an adopted one. */
-  leases: Pick<LeaseKeeper, 'reserve' | 'forget' | 'acquire' | 'hold'>;
+  /** This instance: the owner of the groups it starts, and their fencing token. */
+  owner: { instanceId: string; token(): Promise<number> };
   limits: RegistrationLimits;
   registrationTtlMs: number;
   /** Lower-case names of the request headers kept with each registration. */
@@ -38,31 +39,38 @@ export interface RegistrationInput {
   headers: Headers;
   /** The client's key (a digest of the operator's `clientKey`), or `null`. */
   clientKey: string | null;
+  /**
+   * The operator's execution key for this request's context: a string shares the execution
+   * with every registration of the same operation and key; `null` never shares; `undefined`
+   * shares by the kept headers.
+   */
+  executionKey: string | null | undefined;
   /** The subscription's result stream, already set up by Yoga for this request. */
   iterator: AsyncIterator<ExecutionResult>;
   /** The event cursor the subscription was set up with (`runWithEventCursor`), if any. */
   cursor?: ObservedCursor;
 }
 
-/** Stores registrations and hands their streams to the runner. */
+/** Stores registrations and puts each in its execution group. */
 export interface Registrar {
   /**
-   * Stores a registration (atomically within the limits), takes its lease and starts its stream.
-   * @remarks When the stream reads a replayable pubsub, the position it starts from is stored
-   * with the registration before the answer, so that an instance adopting it later (this one
-   * died before the first event) loses nothing published after the acknowledgement. When the
-   * lease cannot be taken (another instance adopted the registration in between, or the store
-   * failed), the stream is closed here and the registration, already stored, is adopted.
+   * Stores a registration (atomically within the limits) in the group of its operation: the
+   * group running here under the same key if there is one (the request's own stream is closed:
+   * the group's execution serves it, from the group's next message on), else a new group, run
+   * here on the request's stream.
+   * @remarks When a new group's stream reads a replayable pubsub, the position it starts from
+   * is stored with the group before the answer, so that an instance adopting it later (this one
+   * died before the first event) loses nothing published after the acknowledgement.
    * @throws a GraphQLError with WEB_PUSH_UNKNOWN_SUBSCRIPTION (404),
-   * WEB_PUSH_TOO_MANY_REGISTRATIONS (429) or WEB_PUSH_OVER_CAPACITY (503); nothing is stored then
+   * WEB_PUSH_TOO_MANY_REGISTRATIONS (429) or WEB_PUSH_OVER_CAPACITY (503); nothing is stored
+   * then, and the caller closes the request's stream
    */
   register(input: RegistrationInput): Promise<RegistrationAck>;
 }
 
-const REFUSALS: Record<
-  'unknown-subscription' | 'tab-limit' | 'subscription-limit',
-  () => GraphQLError
-> = {
+type Refusal = 'unknown-subscription' | 'tab-limit' | 'subscription-limit';
+
+const REFUSALS: Record<Refusal, () => GraphQLError> = {
   'unknown-subscription': () =>
     createWebPushError(ErrorCode.UnknownSubscription, 'Unknown push subscription: PUT it again'),
   'tab-limit': () =>
@@ -73,6 +81,9 @@ const REFUSALS: Record<
       'Too many registrations for this push subscription',
     ),
 };
+
+/** Joins tried before giving up on groups that keep ending under us. */
+const MAX_JOIN_ATTEMPTS = 3;
 
 const ignore = (): void => {};
 
@@ -106,7 +117,7 @@ export function registrationExtensionOf(params: unknown): unknown {
 
 /**
  * Creates the {@link Registrar}.
- * @param options - store, runner, limits and what to keep of the request
+ * @param options - store, runner, owner, limits and what to keep of the request
  * @returns the registrar
  */
 export function createRegistrar(options: RegistrarOptions): Registrar {
@@ -114,23 +125,27 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
     store,
     runner,
     capacity,
-    leases,
+    owner,
     limits,
     registrationTtlMs,
     keepHeaders,
     now = Date.now,
   } = options;
+
+  /** Inserts the registration into its group; the base, or a refusal. */
+  const insert = (record: RegistrationRecord) => store.createRegistration(record, limits);
+
+  /** The answer; a stream the tab already holds serves a streamed registration from now on. */
+  const acknowledge = async (record: RegistrationRecord): Promise<RegistrationAck> => {
+    if (record.subscriptionId === null) {
+      await store.signal(record.tabId, appendSignal(record.id, 0)).catch(ignore);
+    }
+    return { registrationId: record.id, expiresAt: record.expiresAt, seq: 0 };
+  };
+
   return {
-    async register({
-      extension,
-      query,
-      operationName,
-      variables,
-      headers,
-      clientKey,
-      cursor,
-      ...input
-    }) {
+    async register(input) {
+      const { extension, query, operationName, variables, headers, clientKey, cursor } = input;
       let { iterator } = input;
       const subscriptionId = extension.subscriptionId ?? null;
       // A malformed id cannot be one we issued: same answer as an unknown one.
@@ -143,13 +158,15 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         const value = headers.get(name);
         if (value !== null) kept[name] = value;
       }
-      if (cursor?.used()) {
-        // The pubsub learns where the stream starts when it is first read: read now, and wait
-        // until the start is known (or the stream already answered or failed).
-        const first = iterator.next();
-        iterator = withFirst(iterator, first);
-        await Promise.race([cursor.known(), first.then(ignore, ignore)]);
-      }
+      const key =
+        input.executionKey === null
+          ? randomId()
+          : groupKey({
+              query,
+              operationName,
+              variables,
+              executionKey: input.executionKey ?? headersExecutionKey(kept),
+            });
       const createdAt = now();
       const record: RegistrationRecord = {
         id: randomId(),
@@ -160,37 +177,70 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         background: extension.background === true,
         clientKey,
         operationKey: extension.operationKey,
-        query,
-        operationName,
-        variables,
+        groupId: '',
+        base: 0,
         headers: kept,
         createdAt,
         expiresAt: createdAt + registrationTtlMs,
         seq: 0,
         ackedSeq: 0,
         done: false,
-        cursor: cursor?.tracker.current ?? null,
       };
-      // Claimed here first, so the adoption loop here never takes it for an orphan.
-      leases.reserve(record.id);
-      let token: number | null = null;
-      try {
-        const created = await store.createRegistration(record, limits);
-        if (!created.ok) throw REFUSALS[created.reason]();
-        token = await leases.acquire(record.id).catch(() => null);
-      } finally {
-        if (token === null) leases.forget(record.id);
+
+      for (let attempt = 1; attempt <= MAX_JOIN_ATTEMPTS; attempt += 1) {
+        const running = runner.byKey(key);
+        if (running) {
+          const joined = await insert({ ...record, groupId: running.id });
+          if (joined.ok) {
+            // The group's execution serves it; this request's own stream is not needed.
+            await iterator.return?.();
+            return acknowledge({ ...record, groupId: running.id });
+          }
+          // The caller closes the request's stream on a throw.
+          if (joined.reason !== 'group-gone') throw REFUSALS[joined.reason]();
+          // It ended or was retired meanwhile: start another.
+          continue;
+        }
+        const token = await owner.token();
+        if (cursor?.used() && cursor.tracker.current === null) {
+          // The pubsub learns where the stream starts when it is first read: read now, and
+          // wait until the start is known (or the stream already answered or failed).
+          const first = iterator.next();
+          iterator = withFirst(iterator, first);
+          await Promise.race([cursor.known(), first.then(ignore, ignore)]);
+        }
+        const group: GroupRecord = {
+          id: randomId(),
+          key,
+          query,
+          operationName,
+          variables,
+          headers: kept,
+          createdAt,
+          seq: 0,
+          done: false,
+          cursor: cursor?.tracker.current ?? null,
+          owner: owner.instanceId,
+          token,
+        };
+        let created: Awaited<ReturnType<typeof insert>>;
+        try {
+          await store.createGroup(group);
+          created = await insert({ ...record, groupId: group.id });
+        } catch (error) {
+          await store.deleteGroup(group.id).catch(ignore);
+          throw error;
+        }
+        if (!created.ok) {
+          await store.deleteGroup(group.id).catch(ignore);
+          if (created.reason === 'group-gone') break;
+          throw REFUSALS[created.reason]();
+        }
+        // Started once it has its first member: a group with none is retired at its first event.
+        runner.start(group, iterator, cursor ? { eventCursor: () => cursor.tracker.current } : {});
+        return acknowledge({ ...record, groupId: group.id });
       }
-      if (token === null) {
-        await iterator.return?.();
-      } else {
-        runner.startRegistration(record, iterator, {
-          fencingToken: token,
-          ...(cursor ? { eventCursor: () => cursor.tracker.current } : {}),
-        });
-        leases.hold(record.id, token);
-      }
-      return { registrationId: record.id, expiresAt: record.expiresAt, seq: 0 };
+      throw createWebPushError(ErrorCode.Unavailable, 'Service temporarily unavailable');
     },
   };
 }

@@ -35,7 +35,8 @@ function recordWrites(store: Store): { store: Store; writes: string[] } {
   const proxy = new Proxy(store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
+      // `listen` answers at once (a function to stop listening), not with a promise.
+      if (typeof value !== 'function' || key === 'listen') return value;
       return async (...args: unknown[]) => {
         const result = await value.apply(target, args);
         // A refused insert changes nothing; every other write call counts.

@@ -6,25 +6,25 @@
  */
 import { createECDH, randomBytes } from 'node:crypto';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { createGraphQLError, createPubSub, createYoga } from 'graphql-yoga';
+import { createGraphQLError, createPubSub } from 'graphql-yoga';
 import {
   type Envelope,
   type ErrorCode,
-  parseEnvelope,
+  parsePushPayload,
   REGISTRATION_HEADER,
   REGISTRATION_HEADER_VALUE,
 } from '../protocol/index.js';
+import { createTestYoga } from '../test/support/yoga.js';
 import type { WebPushOptions } from './options.js';
-import { useWebPush } from './plugin.js';
 import type { PushSender, PushTarget, SendOptions, SendResult } from './push/index.js';
-import { createMemoryStore } from './store/memory.js';
-import type { Store } from './store/types.js';
-import { generateVapidKeys } from './vapid.js';
 
 /** One message the recording sender was asked to send, decoded. */
 export interface SentMessage {
   target: PushTarget;
+  /** The first (or only) envelope it carries. */
   envelope: Envelope;
+  /** Every envelope it carries: one, or a batch for several tabs of one browser. */
+  envelopes: Envelope[];
   bytes: number;
   options: SendOptions;
 }
@@ -39,7 +39,8 @@ export interface RecordingSender extends PushSender {
 
 /**
  * Creates a {@link RecordingSender}.
- * @returns the sender; every plaintext must be an envelope, or the send throws
+ * @returns the sender; every plaintext must be an envelope or a batch of them, or the send
+ * throws
  */
 export function createRecordingSender(): RecordingSender {
   let answer: (message: SentMessage) => SendResult | Promise<SendResult> = () => ({
@@ -54,9 +55,10 @@ export function createRecordingSender(): RecordingSender {
       answer = fn;
     },
     async send(target, plaintext, options) {
-      const envelope = parseEnvelope(plaintext);
+      const envelopes = parsePushPayload(plaintext);
+      const envelope = envelopes?.[0];
       if (!envelope) throw new Error(`not an envelope: ${new TextDecoder().decode(plaintext)}`);
-      const message = { target, envelope, bytes: plaintext.byteLength, options };
+      const message = { target, envelope, envelopes, bytes: plaintext.byteLength, options };
       sender.sent.push(message);
       return answer(message);
     },
@@ -204,22 +206,8 @@ export interface Answer {
  */
 export function createTestServer(options: Partial<WebPushOptions> = {}) {
   const sender = createRecordingSender();
-  const store: Store = options.store ?? createMemoryStore();
   const inventory = createInventory();
-  const vapid = { subject: 'mailto:ops@example.com', ...generateVapidKeys() };
-  const yoga = createYoga({
-    schema: inventory.schema,
-    logging: false,
-    plugins: [
-      useWebPush({
-        vapid,
-        store,
-        sender,
-        allowedPushOrigins: ['http://127.0.0.1:9999'],
-        ...options,
-      }),
-    ],
-  });
+  const { yoga, vapid, store } = createTestYoga({ schema: inventory.schema, sender, ...options });
 
   async function call(
     method: string,
@@ -281,7 +269,7 @@ export function createTestServer(options: Partial<WebPushOptions> = {}) {
     inventory.pubSub.publish('stockChanged', product.id, product);
 
   const envelopesOf = (registrationId: string) =>
-    sender.sent.filter((m) => m.envelope.reg === registrationId).map((m) => m.envelope);
+    sender.sent.flatMap((m) => m.envelopes.filter((e) => e.reg === registrationId));
 
   return {
     yoga,

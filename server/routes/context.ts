@@ -2,8 +2,7 @@ import type { YogaLogger } from 'graphql-yoga';
 import type { Capacity } from '../capacity.js';
 import type { RequestGuard } from '../guard.js';
 import type { ResolvedOptions } from '../options.js';
-import type { Runner } from '../runner.js';
-import type { Store } from '../store/types.js';
+import type { RegistrationRecord, Store } from '../store/types.js';
 import type { StreamHub } from '../stream/hub.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Responder } from './respond.js';
@@ -12,7 +11,8 @@ import type { Responder } from './respond.js';
 export interface RouteContext {
   options: ResolvedOptions;
   store: Store;
-  runner: Runner;
+  /** Tells the owners of their groups that these registrations, just deleted, left. */
+  left(records: readonly RegistrationRecord[]): Promise<void>;
   /** Checks push endpoints against the allowlist (SSRF protection). */
   checkEndpoint(endpoint: string): { ok: true } | { ok: false; reason: string };
   /** Refuses state changes that are not JSON or come from another site. */

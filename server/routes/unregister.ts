@@ -9,13 +9,13 @@ import type { RouteHandler } from './context.js';
 
 /**
  * `POST …/push/unregister` `{ tabId, registrationIds, graceMs? }`: removes the tab's
- * registrations and closes their streams. With `graceMs` it only brings their expiry forward, so
+ * registrations (a group left with no member stops executing). With `graceMs` it only brings their expiry forward, so
  * a reloading tab that renews within the grace keeps them (sent with `fetch(…, { keepalive })` on
  * `pagehide`).
  * @returns {@link UnregisterResponse}; ids that are unknown or not this tab's are ignored
  */
 export const unregister: RouteHandler = async (context, request) => {
-  const { options, store, runner, respond } = context;
+  const { options, store, respond } = context;
   const body = parseUnregisterRequest(
     await readJsonBody(request, options.maxBodyBytes),
     options.maxRegistrationsPerTab,
@@ -29,8 +29,8 @@ export const unregister: RouteHandler = async (context, request) => {
       if (await store.deleteRegistration(id)) {
         unregistered.push(id);
         await store.signal(record.tabId, goneSignal(id));
+        await context.left([record]);
       }
-      await runner.stopRegistration(id);
     } else if (record.expiresAt > expiresAt) {
       // Only ever shortens: a grace must not extend a registration about to expire anyway.
       const { renewed } = await store.renew(

@@ -1,12 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Envelope, envelopeId, type PushSubscriptionData } from '../../protocol/index.js';
+import type { Envelope, PushSubscriptionData } from '../../protocol/index.js';
 import { randomId } from '../ids.js';
-import type { RegistrationRecord, RetentionOptions, Store } from './types.js';
+import { NOW, next, testGroup, testRegistration } from './test-records.js';
+import type {
+  GroupMessage,
+  GroupRecord,
+  RegistrationRecord,
+  RetentionOptions,
+  Store,
+} from './types.js';
 
 const KEEP_ALL: RetentionOptions = { messageTtlMs: 3_600_000, maxMessages: 1000 };
 const LIMITS = { maxPerTab: 50, maxPerSubscription: 200 };
 // Push subscriptions expire by the wall clock (Redis TTLs), so times are real ones.
-const NOW = Date.now();
 const TTL = 60_000;
 
 function subscriptionData(keys = { p256dh: 'BPublicKey', auth: 'AuthSecret' }) {
@@ -16,47 +22,11 @@ function subscriptionData(keys = { p256dh: 'BPublicKey', auth: 'AuthSecret' }) {
   } satisfies PushSubscriptionData;
 }
 
-function registration(
+const registration = (
   subscriptionId: string | null,
-  overrides: Partial<RegistrationRecord> = {},
-): RegistrationRecord {
-  return {
-    id: randomId(),
-    tabId: `tab-${randomId()}`,
-    subscriptionId,
-    held: false,
-    background: false,
-    clientKey: null,
-    operationKey: '42',
-    query: 'subscription { ticks }',
-    operationName: null,
-    variables: { productId: 'p1' },
-    headers: { authorization: 'Bearer t' },
-    createdAt: NOW,
-    expiresAt: NOW + 60_000,
-    seq: 0,
-    ackedSeq: 0,
-    done: false,
-    cursor: null,
-    ...overrides,
-  };
-}
-
-function next(reg: RegistrationRecord, data: unknown): (seq: number) => Envelope {
-  return (seq) => ({
-    v: 1,
-    id: envelopeId(reg.id, seq),
-    tab: reg.tabId,
-    reg: reg.id,
-    seq,
-    type: 'next',
-    payload: { data },
-  });
-}
-
-function ofType(reg: RegistrationRecord, type: Envelope['type']): (seq: number) => Envelope {
-  return (seq) => ({ v: 1, id: envelopeId(reg.id, seq), tab: reg.tabId, reg: reg.id, seq, type });
-}
+  { groupId, ...overrides }: Partial<RegistrationRecord> & { groupId: string },
+): RegistrationRecord => testRegistration(subscriptionId, groupId, overrides);
+const group = testGroup;
 
 const seqs = (envelopes: Envelope[]): number[] => envelopes.map((e) => e.seq);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -81,9 +51,29 @@ export function describeStoreContract(
 ): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
+    /** This test's instance, its token, and one group its registrations join by default. */
+    let owner: string;
+    let token: number;
+    let shared: GroupRecord;
+
+    const withGroup = async (overrides: Partial<GroupRecord> = {}) => {
+      const record = group(owner, token, overrides);
+      await store.createGroup(record);
+      return record;
+    };
+    /** A registration of the shared group unless told otherwise. */
+    const reg = (
+      subscriptionId: string | null,
+      overrides: Partial<RegistrationRecord> = {},
+    ): RegistrationRecord => registration(subscriptionId, { groupId: shared.id, ...overrides });
+    const append = (groupId: string, message: GroupMessage, retention = KEEP_ALL) =>
+      store.appendGroupMessage(groupId, message, retention, { token });
 
     beforeEach(async () => {
       store = await makeStore();
+      owner = `instance-${randomId()}`;
+      token = await store.heartbeat(owner, 3_600_000, NOW);
+      shared = await withGroup();
     });
     afterEach(async () => {
       await cleanup?.(store);
@@ -94,8 +84,8 @@ export function describeStoreContract(
 
     const withRegistration = async (overrides: Partial<RegistrationRecord> = {}) => {
       const subscription = await withSubscription();
-      const record = registration(subscription.id, overrides);
-      expect(await store.createRegistration(record, LIMITS)).toEqual({ ok: true });
+      const record = reg(subscription.id, overrides);
+      expect(await store.createRegistration(record, LIMITS)).toEqual({ ok: true, base: 0 });
       return record;
     };
 
@@ -134,8 +124,8 @@ export function describeStoreContract(
       it('replaces the record when the endpoint comes back with new keys; its registrations go on the stream', async () => {
         const data = subscriptionData();
         const old = await store.putSubscription(data, randomId(), NOW, TTL);
-        const reg = registration(old.id);
-        await store.createRegistration(reg, LIMITS);
+        const onOld = reg(old.id);
+        await store.createRegistration(onOld, LIMITS);
         const replaced = await store.putSubscription(
           { endpoint: data.endpoint, keys: { p256dh: 'BOtherKey', auth: 'OtherAuth' } },
           randomId(),
@@ -145,7 +135,7 @@ export function describeStoreContract(
         expect(replaced.id).not.toBe(old.id);
         expect(replaced.keys).toEqual({ p256dh: 'BOtherKey', auth: 'OtherAuth' });
         expect(await store.getSubscription(old.id)).toBeNull();
-        expect(await store.getRegistration(reg.id)).toEqual({ ...reg, subscriptionId: null });
+        expect(await store.getRegistration(onOld.id)).toEqual({ ...onOld, subscriptionId: null });
       });
 
       it('returns null for an unknown subscription id', async () => {
@@ -154,11 +144,12 @@ export function describeStoreContract(
 
       it('deletes a subscription; its registrations stay, with their logs, on the stream', async () => {
         const subscription = await withSubscription();
-        const a = registration(subscription.id);
-        const b = registration(subscription.id);
+        const own = await withGroup();
+        const a = reg(subscription.id, { groupId: own.id });
+        const b = reg(subscription.id);
         await store.createRegistration(a, LIMITS);
         await store.createRegistration(b, LIMITS);
-        await store.appendMessage(a.id, next(a, 1), KEEP_ALL);
+        await append(own.id, next(1));
         const other = await withRegistration();
 
         const detached = await store.deleteSubscription(subscription.id);
@@ -183,7 +174,7 @@ export function describeStoreContract(
 
       it('keeps a subscription as long as a registration on it lives', async () => {
         const used = await store.putSubscription(subscriptionData(), randomId(), Date.now(), 60);
-        const record = registration(used.id, { expiresAt: Date.now() + 60_000 });
+        const record = reg(used.id, { expiresAt: Date.now() + 60_000 });
         await store.createRegistration(record, LIMITS);
         await sleep(150);
         expect(await store.getSubscription(used.id)).toMatchObject({
@@ -205,8 +196,8 @@ export function describeStoreContract(
       });
 
       it('stores a registration delivered over the stream (no push subscription)', async () => {
-        const record = registration(null);
-        expect(await store.createRegistration(record, LIMITS)).toEqual({ ok: true });
+        const record = reg(null);
+        expect(await store.createRegistration(record, LIMITS)).toEqual({ ok: true, base: 0 });
         expect(await store.getRegistration(record.id)).toEqual(record);
         expect(await store.listByTab(record.tabId)).toEqual([record]);
       });
@@ -221,7 +212,7 @@ export function describeStoreContract(
       });
 
       it('refuses a registration on an unknown subscription', async () => {
-        const record = registration(randomId());
+        const record = reg(randomId());
         expect(await store.createRegistration(record, LIMITS)).toEqual({
           ok: false,
           reason: 'unknown-subscription',
@@ -233,13 +224,13 @@ export function describeStoreContract(
         const subscription = await withSubscription();
         const tabId = `tab-${randomId()}`;
         const limits = { maxPerTab: 2, maxPerSubscription: 10 };
-        const [a, b, c] = [1, 2, 3].map(() => registration(subscription.id, { tabId })) as [
+        const [a, b, c] = [1, 2, 3].map(() => reg(subscription.id, { tabId })) as [
           RegistrationRecord,
           RegistrationRecord,
           RegistrationRecord,
         ];
-        expect(await store.createRegistration(a, limits)).toEqual({ ok: true });
-        expect(await store.createRegistration(b, limits)).toEqual({ ok: true });
+        expect(await store.createRegistration(a, limits)).toEqual({ ok: true, base: 0 });
+        expect(await store.createRegistration(b, limits)).toEqual({ ok: true, base: 0 });
         expect(await store.createRegistration(c, limits)).toEqual({
           ok: false,
           reason: 'tab-limit',
@@ -250,12 +241,12 @@ export function describeStoreContract(
       it('refuses the registration past the per-subscription limit', async () => {
         const subscription = await withSubscription();
         const limits = { maxPerTab: 10, maxPerSubscription: 2 };
-        const records = [1, 2, 3].map(() => registration(subscription.id));
+        const records = [1, 2, 3].map(() => reg(subscription.id));
         const results = [];
         for (const record of records) results.push(await store.createRegistration(record, limits));
         expect(results).toEqual([
-          { ok: true },
-          { ok: true },
+          { ok: true, base: 0 },
+          { ok: true, base: 0 },
           { ok: false, reason: 'subscription-limit' },
         ]);
         expect(await store.listBySubscription(subscription.id)).toHaveLength(2);
@@ -264,7 +255,7 @@ export function describeStoreContract(
       it('enforces the limit under concurrent inserts (exactly maxPerTab succeed)', async () => {
         const subscription = await withSubscription();
         const tabId = `tab-${randomId()}`;
-        const records = Array.from({ length: 10 }, () => registration(subscription.id, { tabId }));
+        const records = Array.from({ length: 10 }, () => reg(subscription.id, { tabId }));
         const results = await Promise.all(
           records.map((r) =>
             store.createRegistration(r, { maxPerTab: 4, maxPerSubscription: 100 }),
@@ -276,7 +267,7 @@ export function describeStoreContract(
 
       it('deletes a registration and its log, once', async () => {
         const record = await withRegistration();
-        await store.appendMessage(record.id, next(record, 1), KEEP_ALL);
+        await append(record.groupId, next(1));
         expect(await store.deleteRegistration(record.id)).toBe(true);
         expect(await store.getRegistration(record.id)).toBeNull();
         expect(await store.getMessages(record.id, 0, 10)).toEqual([]);
@@ -286,9 +277,9 @@ export function describeStoreContract(
 
       it('takes exactly the registrations expired at `now`, once', async () => {
         const subscription = await withSubscription();
-        const early = registration(subscription.id, { expiresAt: NOW + 10 });
-        const atNow = registration(subscription.id, { expiresAt: NOW + 20 });
-        const later = registration(subscription.id, { expiresAt: NOW + 21 });
+        const early = reg(subscription.id, { expiresAt: NOW + 10 });
+        const atNow = reg(subscription.id, { expiresAt: NOW + 20 });
+        const later = reg(subscription.id, { expiresAt: NOW + 21 });
         for (const r of [early, atNow, later]) await store.createRegistration(r, LIMITS);
 
         const taken = await store.takeExpired(NOW + 20);
@@ -325,7 +316,7 @@ export function describeStoreContract(
 
       it('drops acknowledged messages from the log', async () => {
         const record = await withRegistration();
-        for (const n of [1, 2, 3]) await store.appendMessage(record.id, next(record, n), KEEP_ALL);
+        for (const n of [1, 2, 3]) await append(record.groupId, next(n));
 
         const { renewed } = await store.renew(
           record.tabId,
@@ -339,7 +330,7 @@ export function describeStoreContract(
 
       it('never moves an ack backwards nor past the last seq', async () => {
         const record = await withRegistration();
-        for (const n of [1, 2]) await store.appendMessage(record.id, next(record, n), KEEP_ALL);
+        for (const n of [1, 2]) await append(record.groupId, next(n));
         const ack = async (ackedSeq: number) =>
           (await store.renew(record.tabId, [{ registrationId: record.id, ackedSeq }], NOW + 1))
             .renewed[0]?.ackedSeq;
@@ -351,8 +342,8 @@ export function describeStoreContract(
       it('holds the pushes of a hidden tab’s registrations, except background ones, until shown', async () => {
         const subscription = await withSubscription();
         const tabId = `tab-${randomId()}`;
-        const data = registration(subscription.id, { tabId });
-        const background = registration(subscription.id, { tabId, background: true });
+        const data = reg(subscription.id, { tabId });
+        const background = reg(subscription.id, { tabId, background: true });
         for (const r of [data, background]) await store.createRegistration(r, LIMITS);
         const acks = [data, background].map((r) => ({ registrationId: r.id, ackedSeq: 0 }));
         const held = async () =>
@@ -381,9 +372,9 @@ export function describeStoreContract(
           client,
         );
         await store.putSubscription(subscriptionData(), randomId(), Date.now(), TTL);
-        const a = registration(mine.id, { clientKey: client });
-        const b = registration(null, { clientKey: client });
-        const c = registration(null);
+        const a = reg(mine.id, { clientKey: client });
+        const b = reg(null, { clientKey: client });
+        const c = reg(null);
         for (const r of [a, b, c]) await store.createRegistration(r, LIMITS);
 
         expect(await store.usage()).toEqual({
@@ -415,8 +406,8 @@ export function describeStoreContract(
     describe('move', () => {
       it('moves the tab’s registrations from the stream to a push subscription and back', async () => {
         const tabId = `tab-${randomId()}`;
-        const a = registration(null, { tabId });
-        const b = registration(null, { tabId });
+        const a = reg(null, { tabId });
+        const b = reg(null, { tabId });
         for (const r of [a, b]) await store.createRegistration(r, LIMITS);
         const subscription = await withSubscription();
 
@@ -459,10 +450,10 @@ export function describeStoreContract(
 
       it('moves nothing onto a subscription that would hold more than the limit', async () => {
         const target = await withSubscription();
-        const already = registration(target.id);
+        const already = reg(target.id);
         await store.createRegistration(already, LIMITS);
         const tabId = `tab-${randomId()}`;
-        const records = [1, 2, 3].map(() => registration(null, { tabId }));
+        const records = [1, 2, 3].map(() => reg(null, { tabId }));
         for (const r of records) await store.createRegistration(r, LIMITS);
 
         const refused = await store.move(
@@ -482,7 +473,7 @@ export function describeStoreContract(
       });
 
       it('moves nothing onto an unknown subscription', async () => {
-        const record = registration(null);
+        const record = reg(null);
         await store.createRegistration(record, LIMITS);
         expect(await store.move(record.tabId, [record.id], randomId(), 10)).toEqual({
           ok: false,
@@ -517,235 +508,357 @@ export function describeStoreContract(
       });
     });
 
-    describe('message log', () => {
-      it('numbers messages contiguously from 1 and keeps them in order', async () => {
-        const record = await withRegistration();
-        const results = [];
-        for (const n of [10, 20, 30]) {
-          results.push(await store.appendMessage(record.id, next(record, n), KEEP_ALL));
-        }
-        expect(results.map((r) => (r.ok ? r.envelope.seq : -1))).toEqual([1, 2, 3]);
-        expect(results[0]).toEqual({
-          ok: true,
-          envelope: {
+    describe('groups', () => {
+      it('stores a group and reads it back; its members join at its current seq', async () => {
+        const own = await withGroup({ cursor: '3-0' });
+        expect(await store.getGroup(own.id)).toEqual(own);
+        const first = reg(null, { groupId: own.id });
+        expect(await store.createRegistration(first, LIMITS)).toEqual({ ok: true, base: 0 });
+        for (const n of [1, 2]) await append(own.id, next(n));
+
+        const later = reg(null, { groupId: own.id });
+        expect(await store.createRegistration(later, LIMITS)).toEqual({ ok: true, base: 2 });
+        expect(await store.getRegistration(later.id)).toEqual({ ...later, base: 2, seq: 0 });
+        expect(await store.getRegistration(first.id)).toMatchObject({ base: 0, seq: 2 });
+        expect(await store.getGroup(own.id)).toMatchObject({ seq: 2, done: false });
+      });
+
+      it('gives a member only what was appended after it joined, numbered from 1', async () => {
+        const own = await withGroup();
+        const first = reg(null, { groupId: own.id });
+        await store.createRegistration(first, LIMITS);
+        for (const n of [1, 2, 3]) await append(own.id, next(n));
+        const later = reg(null, { groupId: own.id });
+        await store.createRegistration(later, LIMITS);
+        await append(own.id, next(4));
+
+        const envelopes = await store.getMessages(later.id, 0, 10);
+        expect(envelopes).toEqual([
+          {
             v: 1,
-            id: `${record.id}:1`,
-            tab: record.tabId,
-            reg: record.id,
+            id: `${later.id}:1`,
+            tab: later.tabId,
+            reg: later.id,
             seq: 1,
             type: 'next',
-            payload: { data: 10 },
+            payload: { data: 4 },
           },
+        ]);
+        expect(seqs(await store.getMessages(first.id, 0, 10))).toEqual([1, 2, 3, 4]);
+        expect((await store.getMessages(first.id, 2, 10)).map((e) => e.payload)).toEqual([
+          { data: 3 },
+          { data: 4 },
+        ]);
+      });
+
+      it('refuses a member for a group that is gone or done', async () => {
+        const done = await withGroup();
+        await append(done.id, { type: 'complete' });
+        for (const groupId of [done.id, randomId()]) {
+          const record = reg(null, { groupId });
+          expect(await store.createRegistration(record, LIMITS)).toEqual({
+            ok: false,
+            reason: 'group-gone',
+          });
+          expect(await store.getRegistration(record.id)).toBeNull();
+        }
+      });
+
+      it('lists how each member is reached, and forgets members that left', async () => {
+        const own = await withGroup();
+        const subscription = await withSubscription();
+        const pushed = reg(subscription.id, { groupId: own.id, background: true });
+        const streamed = reg(null, { groupId: own.id });
+        for (const r of [pushed, streamed]) await store.createRegistration(r, LIMITS);
+        await store.renew(streamed.tabId, [{ registrationId: streamed.id, ackedSeq: 0 }], NOW + 9, {
+          hidden: true,
         });
+        const byId = (routes: Awaited<ReturnType<Store['listMembers']>>) =>
+          routes.sort((x, y) => (x.id < y.id ? -1 : 1));
+
+        expect(byId(await store.listMembers(own.id))).toEqual(
+          byId([
+            {
+              id: pushed.id,
+              tabId: pushed.tabId,
+              subscriptionId: subscription.id,
+              held: false,
+              background: true,
+              expiresAt: pushed.expiresAt,
+              base: 0,
+            },
+            {
+              id: streamed.id,
+              tabId: streamed.tabId,
+              subscriptionId: null,
+              held: true,
+              background: false,
+              expiresAt: NOW + 9,
+              base: 0,
+            },
+          ]),
+        );
+        await store.deleteRegistration(pushed.id);
+        expect((await store.listMembers(own.id)).map((m) => m.id)).toEqual([streamed.id]);
+        expect(await store.listMembers(randomId())).toEqual([]);
+      });
+
+      it('deletes a group only once it has no member', async () => {
+        const own = await withGroup();
+        const member = reg(null, { groupId: own.id });
+        await store.createRegistration(member, LIMITS);
+        expect(await store.deleteGroup(own.id)).toBe(false);
+        expect(await store.getGroup(own.id)).not.toBeNull();
+
+        await store.deleteRegistration(member.id);
+        expect(await store.deleteGroup(own.id)).toBe(true);
+        expect(await store.getGroup(own.id)).toBeNull();
+        expect(await append(own.id, next(1))).toEqual({ ok: false, reason: 'gone' });
+        expect(await store.deleteGroup(own.id)).toBe(false);
+      });
+
+      it('deletes a done group with its log when its last member leaves', async () => {
+        const own = await withGroup();
+        const members = [1, 2].map(() => reg(null, { groupId: own.id }));
+        for (const r of members) await store.createRegistration(r, LIMITS);
+        await append(own.id, { type: 'complete' });
+        await store.deleteRegistration(members[0]?.id as string);
+        expect(await store.getGroup(own.id)).not.toBeNull();
+        await store.takeExpired(NOW + 60_000);
+        expect(await store.getGroup(own.id)).toBeNull();
+      });
+    });
+
+    describe('group log', () => {
+      it('numbers messages contiguously from 1, stores each once and keeps them in order', async () => {
+        const own = await withGroup();
+        const record = reg(null, { groupId: own.id });
+        await store.createRegistration(record, LIMITS);
+        const results = [];
+        for (const n of [10, 20, 30]) results.push(await append(own.id, next(n)));
+        expect(results).toEqual([1, 2, 3].map((seq) => ({ ok: true, seq })));
         const stored = await store.getMessages(record.id, 0, 10);
         expect(stored.map((e) => e.payload)).toEqual([{ data: 10 }, { data: 20 }, { data: 30 }]);
         expect((await store.getRegistration(record.id))?.seq).toBe(3);
       });
 
       it('gives distinct, contiguous seqs to concurrent appends', async () => {
-        const record = await withRegistration();
+        const own = await withGroup();
+        const record = reg(null, { groupId: own.id });
+        await store.createRegistration(record, LIMITS);
         const results = await Promise.all(
-          Array.from({ length: 20 }, (_, n) =>
-            store.appendMessage(record.id, next(record, n), KEEP_ALL),
-          ),
+          Array.from({ length: 20 }, (_, n) => append(own.id, next(n))),
         );
-        const got = results.map((r) => (r.ok ? r.envelope.seq : -1)).sort((a, b) => a - b);
+        const got = results.map((r) => (r.ok ? r.seq : -1)).sort((x, y) => x - y);
         expect(got).toEqual(Array.from({ length: 20 }, (_, n) => n + 1));
         expect(seqs(await store.getMessages(record.id, 0, 100))).toEqual(got);
       });
 
-      it('refuses to append to an unknown registration', async () => {
-        const reg = registration(randomId());
-        expect(await store.appendMessage(reg.id, next(reg, 1), KEEP_ALL)).toEqual({
-          ok: false,
-          reason: 'gone',
-        });
-      });
-
       for (const type of ['complete', 'error'] as const) {
-        it(`marks the registration done after "${type}" and refuses further messages`, async () => {
-          const record = await withRegistration();
-          const last = await store.appendMessage(record.id, ofType(record, type), KEEP_ALL);
-          expect(last.ok && last.envelope.type).toBe(type);
-          expect((await store.getRegistration(record.id))?.done).toBe(true);
-          expect(await store.appendMessage(record.id, next(record, 2), KEEP_ALL)).toEqual({
-            ok: false,
-            reason: 'done',
+        it(`marks the group and its members done after "${type}" and refuses further messages`, async () => {
+          const own = await withGroup();
+          const record = reg(null, { groupId: own.id });
+          await store.createRegistration(record, LIMITS);
+          const payload = type === 'error' ? { errors: [{ message: 'no' }] } : undefined;
+          expect(await append(own.id, { type, ...(payload ? { payload } : {}) })).toEqual({
+            ok: true,
+            seq: 1,
           });
-          expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([1]);
+          expect(await store.getRegistration(record.id)).toMatchObject({ done: true, seq: 1 });
+          expect(await append(own.id, next(2))).toEqual({ ok: false, reason: 'done' });
+          const [last] = await store.getMessages(record.id, 0, 10);
+          expect(last).toMatchObject({ seq: 1, type, ...(payload ? { payload } : {}) });
         });
       }
 
       it('advances the event cursor in the same step as the append', async () => {
-        const record = await withRegistration();
-        await store.appendMessage(record.id, next(record, 1), KEEP_ALL, { cursor: '1-0' });
-        expect((await store.getRegistration(record.id))?.cursor).toBe('1-0');
-        await store.appendMessage(record.id, next(record, 2), KEEP_ALL);
-        expect((await store.getRegistration(record.id))?.cursor).toBe('1-0');
+        const own = await withGroup();
+        await store.appendGroupMessage(own.id, next(1), KEEP_ALL, { token, cursor: '1-0' });
+        expect((await store.getGroup(own.id))?.cursor).toBe('1-0');
+        await append(own.id, next(2));
+        expect((await store.getGroup(own.id))?.cursor).toBe('1-0');
       });
 
       it('keeps at most maxMessages, dropping the oldest', async () => {
-        const record = await withRegistration();
+        const own = await withGroup();
+        const record = reg(null, { groupId: own.id });
+        await store.createRegistration(record, LIMITS);
         const retention = { messageTtlMs: 3_600_000, maxMessages: 2 };
-        for (const n of [1, 2, 3]) await store.appendMessage(record.id, next(record, n), retention);
+        for (const n of [1, 2, 3]) await append(own.id, next(n), retention);
         expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([2, 3]);
       });
 
       it('drops messages older than messageTtlMs', async () => {
-        const record = await withRegistration();
+        const own = await withGroup();
+        const record = reg(null, { groupId: own.id });
+        await store.createRegistration(record, LIMITS);
         const retention = { messageTtlMs: 40, maxMessages: 100 };
-        await store.appendMessage(record.id, next(record, 1), retention);
+        await append(own.id, next(1), retention);
         await sleep(120);
-        await store.appendMessage(record.id, next(record, 2), retention);
+        await append(own.id, next(2), retention);
         expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([2]);
+      });
+
+      it('drops a message once every member acknowledged it, and keeps it while one has not', async () => {
+        const own = await withGroup();
+        const [a, b] = [1, 2].map(() => reg(null, { groupId: own.id })) as [
+          RegistrationRecord,
+          RegistrationRecord,
+        ];
+        for (const r of [a, b]) await store.createRegistration(r, LIMITS);
+        for (const n of [1, 2, 3]) await append(own.id, next(n));
+        await store.renew(a.tabId, [{ registrationId: a.id, ackedSeq: 3 }], NOW + 1);
+        expect(seqs(await store.getMessages(b.id, 0, 10))).toEqual([1, 2, 3]);
+        await store.renew(b.tabId, [{ registrationId: b.id, ackedSeq: 2 }], NOW + 1);
+        expect(seqs(await store.getMessages(b.id, 0, 10))).toEqual([3]);
+        await store.deleteRegistration(b.id);
+        await append(own.id, next(4));
+        expect(seqs(await store.getMessages(a.id, 0, 10))).toEqual([4]);
       });
 
       it('returns messages after a seq, at most `limit`', async () => {
         const record = await withRegistration();
-        for (const n of [1, 2, 3, 4]) {
-          await store.appendMessage(record.id, next(record, n), KEEP_ALL);
-        }
+        for (const n of [1, 2, 3, 4]) await append(record.groupId, next(n));
         expect(seqs(await store.getMessages(record.id, 1, 2))).toEqual([2, 3]);
         expect(seqs(await store.getMessages(record.id, 4, 10))).toEqual([]);
         expect(await store.getMessages(randomId(), 0, 10)).toEqual([]);
       });
-    });
 
-    describe('leases', () => {
-      it('lets one owner hold a lease until it expires, then hands a larger token to the next', async () => {
-        const record = await withRegistration();
-        const first = await store.acquireLease(record.id, 'a', 1000, NOW);
-        expect(first).toEqual(expect.any(Number));
-        expect(await store.acquireLease(record.id, 'b', 1000, NOW + 999)).toBeNull();
-        const second = await store.acquireLease(record.id, 'b', 1000, NOW + 1000);
-        expect(second).toEqual(expect.any(Number));
-        expect(second as number).toBeGreaterThan(first as number);
-      });
-
-      it('extends the holder’s lease with the same token', async () => {
-        const record = await withRegistration();
-        const token = await store.acquireLease(record.id, 'a', 1000, NOW);
-        expect(await store.acquireLease(record.id, 'a', 1000, NOW + 900)).toBe(token);
-        expect(await store.acquireLease(record.id, 'b', 1000, NOW + 1500)).toBeNull();
-      });
-
-      it('frees a released lease at once; a release by another owner does nothing', async () => {
-        const record = await withRegistration();
-        const token = await store.acquireLease(record.id, 'a', 1000, NOW);
-        await store.releaseLease(record.id, 'b');
-        expect(await store.acquireLease(record.id, 'b', 1000, NOW + 1)).toBeNull();
-        await store.releaseLease(record.id, 'a');
-        const next = await store.acquireLease(record.id, 'b', 1000, NOW + 1);
-        expect(next as number).toBeGreaterThan(token as number);
-      });
-
-      it('gives no lease on an unknown registration', async () => {
-        expect(await store.acquireLease(randomId(), 'a', 1000, NOW)).toBeNull();
-      });
-
-      it('refuses an append fenced by a newer lease and keeps the log unchanged', async () => {
-        const record = await withRegistration();
-        const old = (await store.acquireLease(record.id, 'a', 1000, NOW)) as number;
-        const current = (await store.acquireLease(record.id, 'b', 1000, NOW + 1000)) as number;
-
+      it('refuses an append under another token and keeps the log unchanged', async () => {
+        const own = await withGroup();
         expect(
-          await store.appendMessage(record.id, next(record, 1), KEEP_ALL, { fencingToken: old }),
+          await store.appendGroupMessage(own.id, next(1), KEEP_ALL, { token: token + 1 }),
         ).toEqual({ ok: false, reason: 'fenced' });
-        expect((await store.getRegistration(record.id))?.seq).toBe(0);
-
-        const accepted = await store.appendMessage(record.id, next(record, 1), KEEP_ALL, {
-          fencingToken: current,
-          cursor: '7-0',
-        });
-        expect(accepted.ok && accepted.envelope.seq).toBe(1);
-        expect(await store.getRegistration(record.id)).toMatchObject({ seq: 1, cursor: '7-0' });
+        expect((await store.getGroup(own.id))?.seq).toBe(0);
       });
-    });
 
-    describe('repeated appends', () => {
       it('applies an append once when it is repeated with the same appendId', async () => {
-        const record = await withRegistration();
-        const first = await store.appendMessage(record.id, next(record, 'a'), KEEP_ALL, {
-          appendId: 'x1',
-          cursor: '5-0',
-        });
-        const again = await store.appendMessage(record.id, next(record, 'a'), KEEP_ALL, {
-          appendId: 'x1',
-          cursor: '5-0',
-        });
+        const own = await withGroup();
+        const record = reg(null, { groupId: own.id });
+        await store.createRegistration(record, LIMITS);
+        const options = { token, appendId: 'x1', cursor: '5-0' };
+        const first = await store.appendGroupMessage(own.id, next('a'), KEEP_ALL, options);
+        const again = await store.appendGroupMessage(own.id, next('a'), KEEP_ALL, options);
+        expect(first).toEqual({ ok: true, seq: 1 });
         expect(again).toEqual(first);
-        expect(first.ok && first.envelope.seq).toBe(1);
         expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([1]);
-
-        const other = await store.appendMessage(record.id, next(record, 'a'), KEEP_ALL, {
+        const other = await store.appendGroupMessage(own.id, next('a'), KEEP_ALL, {
+          token,
           appendId: 'x2',
         });
-        expect(other.ok && other.envelope.seq).toBe(2);
-        expect(seqs(await store.getMessages(record.id, 0, 10))).toEqual([1, 2]);
+        expect(other).toEqual({ ok: true, seq: 2 });
       });
 
       it('answers a repeated final append as applied, not as done', async () => {
-        const record = await withRegistration();
-        const options = { appendId: 'end' };
-        const first = await store.appendMessage(
-          record.id,
-          ofType(record, 'complete'),
+        const own = await withGroup();
+        const options = { token, appendId: 'end' };
+        const first = await store.appendGroupMessage(
+          own.id,
+          { type: 'complete' },
           KEEP_ALL,
           options,
         );
         expect(
-          await store.appendMessage(record.id, ofType(record, 'complete'), KEEP_ALL, options),
+          await store.appendGroupMessage(own.id, { type: 'complete' }, KEEP_ALL, options),
         ).toEqual(first);
-        expect(await store.appendMessage(record.id, ofType(record, 'complete'), KEEP_ALL)).toEqual({
-          ok: false,
-          reason: 'done',
-        });
+        expect(await append(own.id, { type: 'complete' })).toEqual({ ok: false, reason: 'done' });
       });
     });
 
-    describe('unowned registrations', () => {
-      it('lists exactly the registrations whose lease was never taken, released or expired', async () => {
-        const [fresh, released, expired, held, done, deleted] = await Promise.all(
-          Array.from({ length: 6 }, () => withRegistration()),
-        );
-        const ids = (list: (RegistrationRecord | undefined)[]) =>
-          list.map((record) => record?.id as string).sort();
-        for (const record of [released, expired, held, deleted]) {
-          await store.acquireLease(record?.id as string, 'a', 1000, NOW);
-        }
-        await store.releaseLease(released?.id as string, 'a');
-        await store.acquireLease(held?.id as string, 'a', 5000, NOW + 500);
-        await store.appendMessage(
-          done?.id as string,
-          ofType(done as RegistrationRecord, 'complete'),
-          KEEP_ALL,
-        );
-        await store.deleteRegistration(deleted?.id as string);
+    describe('ownership', () => {
+      const mine = (orphans: { groupId: string }[], groups: GroupRecord[]) =>
+        orphans
+          .filter((orphan) => groups.some((g) => g.id === orphan.groupId))
+          .map((orphan) => orphan.groupId)
+          .sort();
 
-        expect((await store.listUnowned(NOW + 999, 100)).sort()).toEqual(ids([fresh, released]));
-        expect((await store.listUnowned(NOW + 1000, 100)).sort()).toEqual(
-          ids([fresh, released, expired]),
-        );
-        // Listing changes nothing: the same answer again, and every lease still works as before.
-        expect((await store.listUnowned(NOW + 1000, 100)).sort()).toEqual(
-          ids([fresh, released, expired]),
-        );
-        expect(await store.acquireLease(held?.id as string, 'b', 1000, NOW + 1000)).toBeNull();
+      it('keeps an instance’s token across heartbeats, and gives a new instance a larger one', async () => {
+        const other = `instance-${randomId()}`;
+        expect(await store.heartbeat(owner, 1_000, NOW + 10)).toBe(token);
+        const second = await store.heartbeat(other, 1_000, NOW);
+        expect(second).toBeGreaterThan(token);
+        expect(await store.heartbeat(other, 1_000, NOW + 5_000)).toBe(second);
       });
 
-      it('stops listing a registration once a lease on it is taken again', async () => {
-        const record = await withRegistration();
-        expect(await store.listUnowned(NOW, 100)).toEqual([record.id]);
-        await store.acquireLease(record.id, 'b', 1000, NOW);
-        expect(await store.listUnowned(NOW, 100)).toEqual([]);
-        await store.releaseLease(record.id, 'b');
-        expect(await store.listUnowned(NOW, 100)).toEqual([record.id]);
+      it('lists the groups of an instance whose lease ended, and only those', async () => {
+        const dying = `instance-${randomId()}`;
+        const dyingToken = await store.heartbeat(dying, 1_000, NOW);
+        const orphaned = [group(dying, dyingToken), group(dying, dyingToken)];
+        for (const g of orphaned) await store.createGroup(g);
+        await store.heartbeat(owner, 1_000, NOW);
+
+        expect(mine(await store.listOrphans(NOW + 999, 100), [...orphaned, shared])).toEqual([]);
+        const orphans = await store.listOrphans(NOW + 1_000, 100);
+        expect(mine(orphans, [...orphaned, shared])).toEqual(
+          [...orphaned.map((g) => g.id), shared.id].sort(),
+        );
+        expect(orphans.find((o) => o.groupId === orphaned[0]?.id)?.token).toBe(dyingToken);
+        // A heartbeat in time keeps them.
+        await store.heartbeat(dying, 5_000, NOW + 1_000);
+        await store.heartbeat(owner, 5_000, NOW + 1_000);
+        expect(mine(await store.listOrphans(NOW + 2_000, 100), [...orphaned, shared])).toEqual([]);
       });
 
-      it('lists at most `limit` ids', async () => {
-        await Promise.all(Array.from({ length: 5 }, () => withRegistration()));
-        expect(await store.listUnowned(NOW, 3)).toHaveLength(3);
-        expect(await store.listUnowned(NOW, 0)).toEqual([]);
+      it('lets exactly one claim win, fences the old owner, and stops listing the group', async () => {
+        const dying = `instance-${randomId()}`;
+        const dyingToken = await store.heartbeat(dying, 1_000, NOW);
+        const orphan = group(dying, dyingToken, { cursor: '4-0' });
+        await store.createGroup(orphan);
+        const member = reg(null, { groupId: orphan.id });
+        await store.createRegistration(member, LIMITS);
+        await store.appendGroupMessage(orphan.id, next(1), KEEP_ALL, { token: dyingToken });
+        const [b, c] = [`instance-${randomId()}`, `instance-${randomId()}`];
+        const tokenB = await store.heartbeat(b, 60_000, NOW + 2_000);
+        const tokenC = await store.heartbeat(c, 60_000, NOW + 2_000);
+
+        const claims = await Promise.all([
+          store.claimGroup(orphan.id, dyingToken, b, tokenB),
+          store.claimGroup(orphan.id, dyingToken, c, tokenC),
+        ]);
+        const won = claims.filter((claim) => claim !== null);
+        expect(won).toHaveLength(1);
+        expect(won[0]).toMatchObject({ id: orphan.id, seq: 1, cursor: '4-0' });
+        const winner = won[0] as GroupRecord;
+        expect([b, c]).toContain(winner.owner);
+
+        expect(
+          await store.appendGroupMessage(orphan.id, next(2), KEEP_ALL, { token: dyingToken }),
+        ).toEqual({ ok: false, reason: 'fenced' });
+        expect(
+          await store.appendGroupMessage(orphan.id, next(2), KEEP_ALL, { token: winner.token }),
+        ).toEqual({ ok: true, seq: 2 });
+        expect(mine(await store.listOrphans(NOW + 2_000, 100), [orphan])).toEqual([]);
+        expect(await store.claimGroup(orphan.id, dyingToken, b, tokenB)).toBeNull();
+      });
+
+      it('makes a released instance’s groups orphans at once', async () => {
+        const leaving = `instance-${randomId()}`;
+        const leavingToken = await store.heartbeat(leaving, 60_000, NOW);
+        const owned = group(leaving, leavingToken);
+        await store.createGroup(owned);
+        expect(mine(await store.listOrphans(NOW, 100), [owned])).toEqual([]);
+        await store.releaseInstance(leaving);
+        expect(mine(await store.listOrphans(NOW, 100), [owned])).toEqual([owned.id]);
+      });
+
+      it('forgets an instance once all its groups are claimed; it then gets a new token', async () => {
+        const gone = `instance-${randomId()}`;
+        const goneToken = await store.heartbeat(gone, 1_000, NOW);
+        const owned = group(gone, goneToken);
+        await store.createGroup(owned);
+        const claimed = await store.claimGroup(owned.id, goneToken, owner, token);
+        expect(claimed).toMatchObject({ owner, token });
+        await store.listOrphans(NOW + 5_000, 100);
+        const again = await store.heartbeat(gone, 1_000, NOW + 5_000);
+        expect(again).toBeGreaterThan(goneToken);
+      });
+
+      it('lists at most `limit` orphans', async () => {
+        const dying = `instance-${randomId()}`;
+        const dyingToken = await store.heartbeat(dying, 1, NOW);
+        for (let i = 0; i < 5; i += 1) await store.createGroup(group(dying, dyingToken));
+        expect((await store.listOrphans(NOW + 10, 3)).length).toBeLessThanOrEqual(3);
+        expect(await store.listOrphans(NOW + 10, 0)).toEqual([]);
       });
     });
   });

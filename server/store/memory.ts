@@ -1,7 +1,15 @@
-import type { Envelope, PushSubscriptionData } from '../../protocol/index.js';
+import {
+  type Envelope,
+  envelopeId,
+  PROTOCOL_VERSION,
+  type PushSubscriptionData,
+} from '../../protocol/index.js';
 import type {
   AppendResult,
   CreateRegistrationResult,
+  GroupMessage,
+  GroupRecord,
+  MemberRoute,
   MoveResult,
   RegistrationRecord,
   RetentionOptions,
@@ -10,15 +18,28 @@ import type {
 } from './types.js';
 
 interface LogEntry {
-  envelope: Envelope;
+  seq: number;
+  message: GroupMessage;
   /** When it was appended (epoch ms), for the TTL. */
   at: number;
 }
 
-interface Lease {
-  owner: string;
-  expiresAt: number;
+/** A registration as kept: its seq and done come from its group when read. */
+type StoredRegistration = Omit<RegistrationRecord, 'seq' | 'done'>;
+
+interface StoredGroup {
+  record: GroupRecord;
+  /** Members and the group seq each acknowledged (its base until it acknowledges). */
+  members: Map<string, number>;
+  log: LogEntry[];
+  /** Id and seq of the last append, to answer a repeated one. */
+  lastAppend?: { id: string; seq: number };
+}
+
+interface InstanceLease {
   token: number;
+  expiresAt: number;
+  groups: Set<string>;
 }
 
 /**
@@ -34,16 +55,12 @@ interface Lease {
 export function createMemoryStore(): Store {
   const subscriptions = new Map<string, SubscriptionRecord>();
   const subscriptionByEndpoint = new Map<string, string>();
-  const registrations = new Map<string, RegistrationRecord>();
+  const registrations = new Map<string, StoredRegistration>();
   const registrationsByTab = new Map<string, Set<string>>();
   const registrationsBySubscription = new Map<string, Set<string>>();
-  const logs = new Map<string, LogEntry[]>();
-  const leases = new Map<string, Lease>();
-  /** Id and envelope of the last append per registration, to answer a repeated append. */
-  const lastAppends = new Map<string, { id: string; envelope: Envelope }>();
-  /** Last fencing token issued per registration; outlives released leases. */
-  const lastTokens = new Map<string, number>();
-  // One counter for all registrations: strictly increasing per registration follows.
+  const groups = new Map<string, StoredGroup>();
+  const instances = new Map<string, InstanceLease>();
+  // One counter for all instances: every lease's token is larger than any before it.
   let tokenCounter = 0;
   const listeners = new Map<string, Set<(message: string) => void>>();
   /** Ids each client made, for per-client limits. */
@@ -99,19 +116,42 @@ export function createMemoryStore(): Store {
     if (ids.size === 0) index.delete(key);
   };
 
+  /** A registration as handed out: a copy, with its seq and done from its group. */
+  const view = (stored: StoredRegistration): RegistrationRecord => {
+    const group = groups.get(stored.groupId)?.record;
+    return {
+      ...stored,
+      headers: { ...stored.headers },
+      seq: Math.max(0, (group?.seq ?? stored.base) - stored.base),
+      done: group?.done ?? false,
+    };
+  };
+
+  const removeGroup = (id: string): void => {
+    const group = groups.get(id);
+    if (!group) return;
+    groups.delete(id);
+    instances.get(group.record.owner)?.groups.delete(id);
+  };
+
   const removeRegistration = (id: string): RegistrationRecord | null => {
-    const record = registrations.get(id);
-    if (!record) return null;
+    const stored = registrations.get(id);
+    if (!stored) return null;
+    const record = view(stored);
     registrations.delete(id);
-    removeFromIndex(registrationsByTab, record.tabId, id);
-    if (record.subscriptionId !== null) {
-      removeFromIndex(registrationsBySubscription, record.subscriptionId, id);
+    removeFromIndex(registrationsByTab, stored.tabId, id);
+    if (stored.subscriptionId !== null) {
+      removeFromIndex(registrationsBySubscription, stored.subscriptionId, id);
     }
-    forgetClient(record.clientKey, 'registrations', id);
-    logs.delete(id);
-    lastAppends.delete(id);
-    leases.delete(id);
-    lastTokens.delete(id);
+    forgetClient(stored.clientKey, 'registrations', id);
+    const group = groups.get(stored.groupId);
+    if (group) {
+      group.members.delete(id);
+      // Nobody runs a done group: its log goes with its last member. A running one is
+      // deleted by its owner, which stops its execution first.
+      if (group.members.size === 0 && group.record.done) removeGroup(stored.groupId);
+      else trim(group, undefined, Date.now());
+    }
     return record;
   };
 
@@ -129,26 +169,48 @@ export function createMemoryStore(): Store {
       const registration = registrations.get(registrationId);
       if (!registration) continue;
       registration.subscriptionId = null;
-      detached.push(structuredClone(registration));
+      detached.push(view(registration));
     }
     registrationsBySubscription.delete(id);
     return detached;
   };
 
-  const trim = (record: RegistrationRecord, retention: RetentionOptions, now: number): void => {
-    const log = logs.get(record.id);
-    if (!log) return;
-    const oldest = now - retention.messageTtlMs;
-    let kept = log.filter((entry) => entry.envelope.seq > record.ackedSeq && entry.at > oldest);
-    if (kept.length > retention.maxMessages) kept = kept.slice(kept.length - retention.maxMessages);
-    logs.set(record.id, kept);
+  /**
+   * Drops what no member needs: entries every member acknowledged (or joined after), and, with
+   * a retention, entries past its age or count.
+   */
+  const trim = (group: StoredGroup, retention: RetentionOptions | undefined, now: number): void => {
+    let acked = Number.POSITIVE_INFINITY;
+    for (const seq of group.members.values()) acked = Math.min(acked, seq);
+    const oldest = retention ? now - retention.messageTtlMs : Number.NEGATIVE_INFINITY;
+    let kept = group.log.filter((entry) => entry.seq > acked && entry.at > oldest);
+    if (retention && kept.length > retention.maxMessages) {
+      kept = kept.slice(kept.length - retention.maxMessages);
+    }
+    if (kept.length !== group.log.length) group.log = kept;
   };
 
   const list = (ids: Set<string> | undefined): RegistrationRecord[] =>
     [...(ids ?? [])].flatMap((id) => {
       const record = registrations.get(id);
-      return record ? [structuredClone(record)] : [];
+      return record ? [view(record)] : [];
     });
+
+  const envelopeOf = (stored: StoredRegistration, entry: LogEntry): Envelope => {
+    const seq = entry.seq - stored.base;
+    const envelope: Envelope = {
+      v: PROTOCOL_VERSION,
+      id: envelopeId(stored.id, seq),
+      tab: stored.tabId,
+      reg: stored.id,
+      seq,
+      type: entry.message.type,
+    };
+    if (entry.message.payload !== undefined) {
+      envelope.payload = structuredClone(entry.message.payload);
+    }
+    return envelope;
+  };
 
   return {
     async putSubscription(
@@ -225,19 +287,24 @@ export function createMemoryStore(): Store {
       ) {
         return { ok: false, reason: 'subscription-limit' };
       }
-      registrations.set(record.id, structuredClone(record));
+      const group = groups.get(record.groupId);
+      if (!group || group.record.done) return { ok: false, reason: 'group-gone' };
+      const base = group.record.seq;
+      const { seq: _seq, done: _done, ...kept } = structuredClone(record);
+      registrations.set(record.id, { ...kept, base });
+      group.members.set(record.id, base);
       addToIndex(registrationsByTab, record.tabId, record.id);
       if (record.clientKey !== null) clientSets(record.clientKey).registrations.add(record.id);
       if (subscriptionId !== null) {
         addToIndex(registrationsBySubscription, subscriptionId, record.id);
         extendSubscription(subscriptionId, record.expiresAt);
       }
-      return { ok: true };
+      return { ok: true, base };
     },
 
     async getRegistration(id) {
       const record = registrations.get(id);
-      return record ? structuredClone(record) : null;
+      return record ? view(record) : null;
     },
 
     async listByTab(tabId) {
@@ -251,6 +318,7 @@ export function createMemoryStore(): Store {
     async renew(tabId, acks, expiresAt, { hidden } = {}) {
       const renewed = new Map<string, RegistrationRecord>();
       const gone = new Set<string>();
+      const touched = new Set<StoredGroup>();
       for (const { registrationId, ackedSeq } of acks) {
         const record = registrations.get(registrationId);
         if (!record || record.tabId !== tabId) {
@@ -259,18 +327,19 @@ export function createMemoryStore(): Store {
         }
         record.expiresAt = expiresAt;
         // An ack can only move forward, and never past what was sent.
-        record.ackedSeq = Math.max(record.ackedSeq, Math.min(ackedSeq, record.seq));
+        const { seq } = view(record);
+        record.ackedSeq = Math.max(record.ackedSeq, Math.min(ackedSeq, seq));
         if (hidden !== undefined) record.held = hidden && !record.background;
-        const log = logs.get(record.id);
-        if (log) {
-          logs.set(
-            record.id,
-            log.filter((entry) => entry.envelope.seq > record.ackedSeq),
-          );
+        const group = groups.get(record.groupId);
+        if (group?.members.has(record.id)) {
+          group.members.set(record.id, record.base + record.ackedSeq);
+          touched.add(group);
         }
         extendSubscription(record.subscriptionId, expiresAt);
-        renewed.set(record.id, structuredClone(record));
+        renewed.set(record.id, view(record));
       }
+      const now = Date.now();
+      for (const group of touched) trim(group, undefined, now);
       return { renewed: [...renewed.values()], gone: [...gone] };
     },
 
@@ -278,7 +347,7 @@ export function createMemoryStore(): Store {
       if (subscriptionId !== null && !liveSubscription(subscriptionId)) {
         return { ok: false, reason: 'unknown-subscription' };
       }
-      const mine: RegistrationRecord[] = [];
+      const mine: StoredRegistration[] = [];
       const gone: string[] = [];
       for (const id of new Set(registrationIds)) {
         const record = registrations.get(id);
@@ -302,7 +371,7 @@ export function createMemoryStore(): Store {
           extendSubscription(subscriptionId, record.expiresAt);
         }
       }
-      return { ok: true, moved: mine.map((record) => structuredClone(record)), gone };
+      return { ok: true, moved: mine.map(view), gone };
     },
 
     async deleteRegistration(id) {
@@ -310,103 +379,148 @@ export function createMemoryStore(): Store {
     },
 
     async takeExpired(now) {
-      const expired: RegistrationRecord[] = [];
+      const expired: string[] = [];
       for (const record of registrations.values()) {
-        if (record.expiresAt <= now) expired.push(record);
+        if (record.expiresAt <= now) expired.push(record.id);
       }
-      for (const record of expired) removeRegistration(record.id);
+      const taken = expired.flatMap((id) => removeRegistration(id) ?? []);
       // Unused push subscriptions go by the wall clock, as keys with a TTL would.
       for (const id of [...subscriptions.keys()]) liveSubscription(id);
-      return expired;
-    },
-
-    async appendMessage(registrationId, build, retention, options = {}): Promise<AppendResult> {
-      const record = registrations.get(registrationId);
-      if (!record) return { ok: false, reason: 'gone' };
-      const { fencingToken, cursor, appendId } = options;
-      const last = lastAppends.get(registrationId);
-      if (appendId !== undefined && last?.id === appendId) {
-        return { ok: true, envelope: structuredClone(last.envelope) };
-      }
-      if (record.done) return { ok: false, reason: 'done' };
-      if (fencingToken !== undefined && fencingToken < (lastTokens.get(registrationId) ?? 0)) {
-        return { ok: false, reason: 'fenced' };
-      }
-      const seq = record.seq + 1;
-      const envelope = build(seq);
-      const now = Date.now();
-      let log = logs.get(registrationId);
-      if (!log) {
-        log = [];
-        logs.set(registrationId, log);
-      }
-      log.push({ envelope: structuredClone(envelope), at: now });
-      record.seq = seq;
-      if (appendId !== undefined) {
-        lastAppends.set(registrationId, { id: appendId, envelope: structuredClone(envelope) });
-      }
-      if (cursor !== undefined) record.cursor = cursor;
-      if (envelope.type === 'complete' || envelope.type === 'error') record.done = true;
-      trim(record, retention, now);
-      return { ok: true, envelope: structuredClone(envelope) };
+      return taken;
     },
 
     async getMessages(registrationId, afterSeq, limit) {
-      const log = logs.get(registrationId) ?? [];
-      return log
-        .filter((entry) => entry.envelope.seq > afterSeq)
-        .slice(0, Math.max(0, limit))
-        .map((entry) => structuredClone(entry.envelope));
-    },
-
-    async acquireLease(registrationId, owner, ttlMs, now) {
-      if (!registrations.has(registrationId)) return null;
-      const lease = leases.get(registrationId);
-      if (lease && lease.expiresAt > now) {
-        if (lease.owner !== owner) return null;
-        lease.expiresAt = now + ttlMs;
-        return lease.token;
+      const stored = registrations.get(registrationId);
+      const group = stored && groups.get(stored.groupId);
+      if (!stored || !group) return [];
+      const after = stored.base + afterSeq;
+      const envelopes: Envelope[] = [];
+      for (const entry of group.log) {
+        if (envelopes.length >= limit) break;
+        if (entry.seq > after) envelopes.push(envelopeOf(stored, entry));
       }
-      tokenCounter += 1;
-      leases.set(registrationId, { owner, expiresAt: now + ttlMs, token: tokenCounter });
-      lastTokens.set(registrationId, tokenCounter);
-      return tokenCounter;
+      return envelopes;
     },
 
-    async releaseLease(registrationId, owner) {
-      if (leases.get(registrationId)?.owner === owner) leases.delete(registrationId);
+    async createGroup(group) {
+      groups.set(group.id, { record: structuredClone(group), members: new Map(), log: [] });
+      instances.get(group.owner)?.groups.add(group.id);
     },
 
-    async signal(tabId, message) {
-      const tabListeners = listeners.get(tabId);
-      if (!tabListeners) return;
+    async getGroup(id) {
+      const group = groups.get(id);
+      return group ? structuredClone(group.record) : null;
+    },
+
+    async listMembers(groupId) {
+      const group = groups.get(groupId);
+      if (!group) return [];
+      const routes: MemberRoute[] = [];
+      for (const id of group.members.keys()) {
+        const record = registrations.get(id);
+        if (!record) continue;
+        routes.push({
+          id,
+          tabId: record.tabId,
+          subscriptionId: record.subscriptionId,
+          held: record.held,
+          background: record.background,
+          expiresAt: record.expiresAt,
+          base: record.base,
+        });
+      }
+      return routes;
+    },
+
+    async appendGroupMessage(groupId, message, retention, options): Promise<AppendResult> {
+      const group = groups.get(groupId);
+      if (!group) return { ok: false, reason: 'gone' };
+      const { token, cursor, appendId } = options;
+      if (appendId !== undefined && group.lastAppend?.id === appendId) {
+        return { ok: true, seq: group.lastAppend.seq };
+      }
+      if (group.record.done) return { ok: false, reason: 'done' };
+      if (group.record.token !== token) return { ok: false, reason: 'fenced' };
+      const seq = group.record.seq + 1;
+      const now = Date.now();
+      group.log.push({ seq, message: structuredClone(message), at: now });
+      group.record.seq = seq;
+      if (appendId !== undefined) group.lastAppend = { id: appendId, seq };
+      if (cursor !== undefined) group.record.cursor = cursor;
+      if (message.type === 'complete' || message.type === 'error') group.record.done = true;
+      trim(group, retention, now);
+      return { ok: true, seq };
+    },
+
+    async deleteGroup(id) {
+      const group = groups.get(id);
+      if (!group || group.members.size > 0) return false;
+      removeGroup(id);
+      return true;
+    },
+
+    async heartbeat(instanceId, ttlMs, now) {
+      let lease = instances.get(instanceId);
+      if (!lease) {
+        tokenCounter += 1;
+        lease = { token: tokenCounter, expiresAt: 0, groups: new Set() };
+        instances.set(instanceId, lease);
+      }
+      lease.expiresAt = now + ttlMs;
+      return lease.token;
+    },
+
+    async releaseInstance(instanceId) {
+      const lease = instances.get(instanceId);
+      if (lease) lease.expiresAt = 0;
+    },
+
+    async listOrphans(now, limit) {
+      const orphans: { groupId: string; token: number }[] = [];
+      for (const [instanceId, lease] of instances) {
+        if (lease.expiresAt > now) continue;
+        for (const groupId of lease.groups) {
+          const group = groups.get(groupId);
+          // Claimed already, or gone: not this instance's any more.
+          if (!group || group.record.token !== lease.token) lease.groups.delete(groupId);
+          else if (orphans.length < limit) orphans.push({ groupId, token: lease.token });
+        }
+        if (lease.groups.size === 0) instances.delete(instanceId);
+        if (orphans.length >= limit) break;
+      }
+      return orphans;
+    },
+
+    async claimGroup(groupId, fromToken, owner, token) {
+      const group = groups.get(groupId);
+      if (!group || group.record.token !== fromToken) return null;
+      instances.get(group.record.owner)?.groups.delete(groupId);
+      group.record.owner = owner;
+      group.record.token = token;
+      instances.get(owner)?.groups.add(groupId);
+      return structuredClone(group.record);
+    },
+
+    async signal(channel, message) {
+      const channelListeners = listeners.get(channel);
+      if (!channelListeners) return;
       // After the current task, as a message from another process would arrive.
-      for (const listener of [...tabListeners]) queueMicrotask(() => listener(message));
+      for (const listener of [...channelListeners]) queueMicrotask(() => listener(message));
     },
 
-    listen(tabId, listener) {
-      let tabListeners = listeners.get(tabId);
-      if (!tabListeners) {
-        tabListeners = new Set();
-        listeners.set(tabId, tabListeners);
+    listen(channel, listener) {
+      let channelListeners = listeners.get(channel);
+      if (!channelListeners) {
+        channelListeners = new Set();
+        listeners.set(channel, channelListeners);
       }
-      tabListeners.add(listener);
+      channelListeners.add(listener);
       return () => {
-        tabListeners.delete(listener);
-        if (tabListeners.size === 0 && listeners.get(tabId) === tabListeners) {
-          listeners.delete(tabId);
+        channelListeners.delete(listener);
+        if (channelListeners.size === 0 && listeners.get(channel) === channelListeners) {
+          listeners.delete(channel);
         }
       };
-    },
-
-    async listUnowned(now, limit) {
-      const ids: string[] = [];
-      for (const record of registrations.values()) {
-        if (ids.length >= limit) break;
-        const lease = leases.get(record.id);
-        if (!record.done && !(lease && lease.expiresAt > now)) ids.push(record.id);
-      }
-      return ids;
     },
   };
 }

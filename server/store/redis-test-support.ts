@@ -8,11 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis } from 'ioredis';
 import type { RedisClient } from './redis-script.js';
 
 /** The shared development Redis. */
-export const REDIS_URL = 'redis://127.0.0.1:6379';
+export { TEST_REDIS_URL as REDIS_URL } from '../../test/support/redis.js';
 
 /** A key prefix no other test uses. */
 export function testPrefix(name: string): string {
@@ -61,7 +61,7 @@ async function freePort(): Promise<number> {
 export interface TestCluster {
   port: number;
   /** A new ioredis Cluster client for it. */
-  connect(): Cluster;
+  connect(options?: ClusterOptions): Cluster;
   stop(): Promise<void>;
 }
 
@@ -129,7 +129,7 @@ export async function startTestCluster(): Promise<TestCluster> {
   }
   return {
     port,
-    connect: () => new Cluster([{ host: '127.0.0.1', port }]),
+    connect: (options) => new Cluster([{ host: '127.0.0.1', port }], options),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -1,45 +1,63 @@
 /**
- * The Redis {@link Store}: push subscriptions, registrations, message logs and leases in Redis
- * (single node or Cluster), shared by every server instance.
+ * The Redis {@link Store}: push subscriptions, registrations, execution groups with their logs,
+ * and instance leases in Redis (single node or Cluster), shared by every server instance.
  *
  * Layout (`p` = prefix; see redis-keys.ts and redis-records.ts):
- * - `p:{r:<id>}` hash of a registration's changing fields (seq, expiry, ack, delivery, held,
- *   cursor, lease and its fencing counter), `p:{r:<id>}:d` its fixed fields as JSON,
- *   `p:{r:<id>}:l` its message log (a list, oldest first; the first entry's seq is
- *   `seq - length + 1`, so no index is kept);
+ * - `p:{g:<id>}` hash of a group's changing fields (seq, done, cursor, owner, token, last append
+ *   id), `p:{g:<id>}:d` its fixed fields as JSON (key, query, operationName, variables, headers),
+ *   `p:{g:<id>}:l` its log (a list, oldest first, each message once; the first entry's group seq
+ *   is `seq - length + 1`, so no index is kept), `p:{g:<id>}:m` its members (a sorted set:
+ *   registration id scored by the group seq it acknowledged, its base when it joins). The log
+ *   keeps what some member has not acknowledged and did not join after, within the TTL and count;
+ * - `p:{r:<id>}` hash of a registration (tab, delivery, expiry, held, group id, base),
+ *   `p:{r:<id>}:d` its fixed fields as JSON (operation key, headers). Its seq and done are its
+ *   group's, its ackedSeq its member score, all read from the group and turned into its own
+ *   numbering (`group seq - base`); its envelopes are built from the group's log when read;
  * - `p:{e:<digest>}` the id of an endpoint's push subscription, `p:{e:<digest>}:<id>` the
  *   subscription's hash, `p:{e:<digest>}:<id>:r` the set of its registrations. A subscription id
  *   starts with its endpoint's digest, so all three are one slot, found from the id. They expire
  *   with a Redis TTL: every registration created, renewed or moved onto the subscription extends
  *   them to its own expiry, so an unused subscription is gone a registration TTL after its last use;
  * - `p:{t:<tab>}` the set of a tab's registrations, `p:{t:<tab>}:w` the tab's signal channel;
- * - `p:expiry` a sorted set of registration ids by `expiresAt`;
- * - `p:leases` a sorted set of registration ids by lease end (0 when released or never taken):
- *   where `listUnowned` looks. It is a hint: the hash holds the lease (`lo`, `le`, `lt`), and
- *   `listUnowned` checks it, dropping ids of deleted or done registrations and re-scoring stale
- *   entries. Stale scores cost a refused `acquireLease` at worst, never a lease.
+ *   any other signal channel name `<name>` is `p:{<name>}:w` (`p:{g:<id>}:w` for a group);
+ * - `p:expiry` a sorted set of `<registration id>:<group id>` by `expiresAt`;
+ * - under the one tag `{i}`: `p:{i}:l` instance ids by lease end, `p:{i}:t` their tokens,
+ *   `p:{i}:n` the token counter (so a forgotten instance comes back with a larger token), and
+ *   `p:{i}:o:<instance>` the group ids it owns. That set is a hint: a group's hash holds its owner
+ *   and token, and `listOrphans` checks each id there, dropping those claimed or deleted.
  *
  * Atomicity: every read-modify-write of one entity is one Lua script over that entity's keys, and
- * those keys share a hash tag, so each script runs on one Cluster node. `appendMessage` is a
- * single script: existence, done, the fencing token, the seq, the log write, the cursor, done and
- * trimming happen in one step. It also remembers the caller's append id, so that an append
- * repeated after its answer was lost (ioredis resends unanswered commands after a reconnect; the
- * runner retries after errors) is answered as done instead of being stored twice.
+ * those keys share a hash tag, so each script runs on one Cluster node. `appendGroupMessage` is a
+ * single script: existence, done, the token, the seq, the log write, the cursor, done and
+ * trimming (count, age, members' acknowledgements) happen in one step, one round trip. It also
+ * remembers the caller's append id, so that an append repeated after its answer was lost (ioredis
+ * resends unanswered commands after a reconnect; the runner retries after errors) is answered with
+ * the seq it got instead of being stored twice.
  *
- * `build(seq)` runs in Node, so the append is optimistic: build for the seq we believe is next
- * and let the script refuse with the real seq when another append got there first, then rebuild.
- * The last seq seen per registration is cached, so the usual append (one owner appending in order)
- * is one round trip.
- *
- * Operations that span entities (a registration and its tab, subscription and the expiry set)
- * cannot be one script on a Cluster; they are a sequence of single-entity scripts, ordered so that
- * every interleaving ends consistent:
- * - createRegistration adds the id to the subscription's and the tab's sets with atomic
- *   check-then-add scripts (so a limit is never exceeded, even by concurrent inserts), undoes the
- *   adds on refusal, writes the registration, then indexes its expiry, and finally checks that the
- *   subscription still lists it: a `deleteSubscription` that ran in between is detected and the
- *   new registration removed. A concurrent insert that is later undone can make another insert see
- *   a full set: refusals err on the safe side.
+ * Operations that span entities cannot be one script on a Cluster; they are sequences of
+ * single-entity scripts, ordered so that every interleaving (and a process dying between two
+ * steps) ends consistent. Index entries (tab, subscription, client and owned sets, the expiry and
+ * lease sets) are hints that readers check against the entity:
+ * - createRegistration writes the registration without its base (readers skip it: not created
+ *   yet) and its expiry entry, and adds it to the subscription's and the tab's sets with atomic
+ *   check-then-add scripts (so a limit is never exceeded, even by concurrent inserts), all at
+ *   once; undoes everything on refusal; then joins the group (one script reads the group's seq
+ *   and adds the member at it: refused when the group is gone or done) while checking that the
+ *   subscription still lists it (a `deleteSubscription` in between is detected and the insert
+ *   undone); and finally sets the base, only while the registration is still on the
+ *   subscription it was created on (a `deleteSubscription` that detached it meanwhile makes it
+ *   undo). Because the registration exists, and its expiry entry names its group, before it joins,
+ *   a creation cut short anywhere leaves what `takeExpired` removes in full. A concurrent insert
+ *   that is later undone can make another insert see a full set: refusals err on the safe side.
+ * - deleteRegistration retires the registration in one script (readers no longer see it; its
+ *   hash keeps what its deletion needs), then leaves its group (a script that deletes a done
+ *   group with its last member) and drops its set entries, and only then deletes its hash and
+ *   expiry entry: `takeExpired` finishes a deletion cut short anywhere before that. `takeExpired`
+ *   ranges the expiry set, then per registration runs a script that retires it only if it is
+ *   still expired (a renewal in between wins) or was retired already, then does the same; undoing
+ *   a creation does the same without the retiring (readers never saw it).
+ * - renew updates each registration (tab, expiry, held) in its script, then raises its member
+ *   score in its group (never past the group's seq, never a member that left) and trims its log.
  * - move checks the registrations, adds them to the new subscription's set in one all-or-nothing
  *   script (within its limit), switches each registration's delivery, then removes each from its
  *   old set.
@@ -47,28 +65,44 @@
  *   registrations on the stream (only if it is still on that subscription).
  * - putSubscription reads the endpoint's pointer and then runs one compare-and-set script that
  *   either extends the same subscription or writes the new one and drops the replaced one.
- * - takeExpired ranges the expiry set, then per registration runs a script that deletes it only if
- *   it is still expired (a renewal in between wins) and returns the record, then cleans the sets.
- * Index entries can briefly name a registration that does not exist (being created or deleted);
- * readers skip them. A registration's own keys exist only while its hash does: after
- * `deleteRegistration` or `takeExpired`, none of its keys is left.
+ * - createGroup and claimGroup add the group to the new owner's owned set before they write the
+ *   group, so an owner that dies in between leaves a stale hint, never an unlisted group.
+ * Index entries can briefly name something that does not exist (being created or deleted);
+ * readers skip them. After a registration is deleted none of its keys is left, nor is its member
+ * entry; a done group goes with its last member, any group with `deleteGroup`.
  */
-import type { Envelope, PushSubscriptionData } from '../../protocol/index.js';
+import {
+  type Envelope,
+  envelopeId,
+  PROTOCOL_VERSION,
+  type PushSubscriptionData,
+} from '../../protocol/index.js';
 import { connectRedis } from './ioredis.js';
 import { createRedisKeys } from './redis-keys.js';
 import {
+  decodeGroup,
+  decodeLogEntry,
   decodeRegistration,
+  decodeRoutes,
   decodeSubscription,
+  encodeGroup,
+  encodeLogEntry,
   encodeRegistration,
   encodeSubscription,
+  type GroupState,
+  joinRoute,
+  registrationView,
+  routeUpdate,
+  type StoredRegistration,
 } from './redis-records.js';
-import { type RedisClient, runScript } from './redis-script.js';
+import { type RedisClient, type RedisScript, runScript } from './redis-script.js';
 import * as scripts from './redis-scripts.js';
 import { createRedisSignals } from './redis-signals.js';
 import type {
   AppendResult,
   CreateRegistrationResult,
   MoveResult,
+  OrphanGroup,
   RegistrationRecord,
   Store,
   SubscriptionRecord,
@@ -87,7 +121,7 @@ export interface RedisStoreOptions {
    */
   prefix?: string;
   /**
-   * Clock for message ages in `appendMessage` (the Store interface passes no `now` there).
+   * Clock for message ages in `appendGroupMessage` (the Store interface passes no `now` there).
    * @defaultValue `Date.now`
    */
   now?: () => number;
@@ -100,10 +134,10 @@ export interface RedisStoreError extends Error {
 
 /** Expired registrations handled per round of `takeExpired`. */
 const EXPIRY_BATCH = 500;
-/** Registrations whose last seq is remembered for one-round-trip appends. */
-const SEQ_CACHE_SIZE = 10_000;
-/** Rebuilds an append may need; each one means another append won, so this is generous. */
-const MAX_APPEND_ATTEMPTS = 1_000;
+/** Registrations whose group and base are remembered, for one-round-trip log reads. */
+const PLACEMENT_CACHE_SIZE = 10_000;
+/** Instances whose lease ended looked at per `listOrphans`. */
+const ORPHAN_INSTANCES = 100;
 const MAX_PUT_ATTEMPTS = 10;
 
 function conflict(message: string): RedisStoreError {
@@ -115,7 +149,39 @@ function conflict(message: string): RedisStoreError {
 
 /** A non-negative integer from a number a client sent (acks, offsets). */
 const wholeNumber = (value: number): number =>
-  Number.isFinite(value) ? Math.max(0, Math.floor(value)) : 0;
+  Number.isFinite(value) ? Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.floor(value))) : 0;
+
+/** Where a registration's messages are: fixed for its whole life. */
+interface Placement {
+  groupId: string;
+  base: number;
+  tabId: string;
+}
+
+/** A group's seq and done, and the scores of the members asked about. */
+interface GroupView {
+  state: GroupState;
+  scores: Map<string, number>;
+}
+
+type ViewReply = [seq: string, done: string, scores: string[]] | null;
+
+/** A registration's route copy for its group's scripts (see `routeUpdate`), by registration id. */
+type RouteUpdate = ReturnType<typeof routeUpdate>;
+type RouteUpdates = ReadonlyMap<string, RouteUpdate>;
+
+const parseView = (reply: ViewReply, ids: readonly string[]): GroupView | null => {
+  if (!reply) return null;
+  const scores = new Map<string, number>();
+  ids.forEach((id, i) => {
+    const score = reply[2][i];
+    if (score !== undefined && score !== '') scores.set(id, Number(score));
+  });
+  return { state: { seq: Number(reply[0]), done: reply[1] === '1' }, scores };
+};
+
+const byCreation = (a: RegistrationRecord, b: RegistrationRecord) =>
+  a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1);
 
 /**
  * Creates a {@link Store} on Redis, for several server instances sharing registrations and for
@@ -127,9 +193,10 @@ const wholeNumber = (value: number): number =>
  * for sharded pub/sub on a Cluster, create the ioredis `Cluster` with `shardedSubscribers: true`.
  * Needs Redis ≥ 6.2 (7 for sharded pub/sub). Registrations leave no key behind once deleted or
  * taken by `takeExpired` (run it periodically: their keys have no Redis TTL, so that expired
- * records can still be returned); push subscriptions expire by TTL. The file header explains how
- * multi-key operations stay consistent. Signals use one more connection, opened on the first
- * `listen`.
+ * records can still be returned, and it also finishes deletions cut short); push subscriptions
+ * expire by TTL; groups live until their owner deletes them, or a done one loses its last member.
+ * The file header explains how multi-key operations stay consistent. Signals use one more
+ * connection, opened on the first `listen`.
  * @example
  * ```ts
  * const store = createRedisStore({ redis: new Redis(process.env.REDIS_URL) });
@@ -143,109 +210,207 @@ export function createRedisStore({
   const ownsClient = typeof client === 'string';
   const redis: RedisClient = typeof client === 'string' ? connectRedis(client) : client;
   const keys = createRedisKeys(prefix);
-  const lastSeq = new Map<string, number>();
-  const signals = createRedisSignals({ redis, channel: keys.tabChannel });
+  const [leasesKey, tokensKey] = keys.instances;
+  const instanceKeys = (id: string) => [leasesKey, tokensKey, keys.owned(id)];
+  const signals = createRedisSignals({ redis, channel: keys.channel });
+  const placements = new Map<string, Placement>();
 
-  const rememberSeq = (id: string, seq: number): void => {
-    lastSeq.delete(id);
-    lastSeq.set(id, seq);
-    if (lastSeq.size > SEQ_CACHE_SIZE) {
-      const oldest = lastSeq.keys().next().value;
-      if (oldest !== undefined) lastSeq.delete(oldest);
+  const run = (script: RedisScript, scriptKeys: readonly string[], args: (string | number)[]) =>
+    runScript(redis, script, scriptKeys, args);
+
+  const remember = (id: string, placement: Placement): void => {
+    placements.delete(id);
+    placements.set(id, placement);
+    if (placements.size > PLACEMENT_CACHE_SIZE) {
+      const oldest = placements.keys().next();
+      if (!oldest.done) placements.delete(oldest.value);
     }
   };
 
-  const readRecord = async (id: string): Promise<RegistrationRecord | null> => {
-    const reply = (await runScript(
-      redis,
-      scripts.readRegistration,
-      keys.registrationKeys(id).slice(0, 2),
-      [],
-    )) as [string[], string] | null;
+  /**
+   * Each group's seq and done, and the member scores of these registrations, in parallel; with
+   * `routes`, each group takes their route copies in the same step.
+   */
+  const viewGroups = async (
+    stored: readonly StoredRegistration[],
+    routes?: RouteUpdates,
+  ): Promise<Map<string, GroupView | null>> => {
+    const idsByGroup = new Map<string, string[]>();
+    for (const record of stored) {
+      const ids = idsByGroup.get(record.groupId) ?? [];
+      ids.push(record.id);
+      idsByGroup.set(record.groupId, ids);
+    }
+    const entries = await Promise.all(
+      [...idsByGroup].map(async ([groupId, ids]) => {
+        const reply = (await (routes
+          ? run(
+              scripts.updateRoutes,
+              keys.groupKeys(groupId),
+              ids.flatMap((id) => routes.get(id) ?? []),
+            )
+          : run(scripts.viewGroup, keys.groupKeys(groupId), ids))) as ViewReply;
+        return [groupId, parseView(reply, ids)] as const;
+      }),
+    );
+    return new Map(entries);
+  };
+
+  /**
+   * Complete registrations as handed out, with what their groups hold; one that is not its
+   * group's member any more is being deleted, and left out. With `routes`, the groups take the
+   * route copies of all of them, being created too, in the step that reads them.
+   */
+  const withGroups = async (
+    stored: readonly StoredRegistration[],
+    routes?: RouteUpdates,
+  ): Promise<RegistrationRecord[]> => {
+    const complete = stored.filter((record) => record.base !== null);
+    const views = await viewGroups(routes ? stored : complete, routes);
+    return complete.flatMap((record) => {
+      const view = views.get(record.groupId);
+      const acked = view?.scores.get(record.id);
+      if (!view || acked === undefined) return [];
+      remember(record.id, {
+        groupId: record.groupId,
+        base: record.base ?? 0,
+        tabId: record.tabId,
+      });
+      return [registrationView(record, view.state, acked)];
+    });
+  };
+
+  const readStored = async (id: string): Promise<StoredRegistration | null> => {
+    const reply = (await run(scripts.readRegistration, keys.registrationKeys(id), [])) as
+      | [string[], string]
+      | null;
     return reply ? decodeRegistration(id, reply[0], reply[1]) : null;
   };
 
-  /** Removes every trace of a registration, whether or not its hash exists (undoing a create). */
-  const purge = async (record: RegistrationRecord): Promise<void> => {
-    lastSeq.delete(record.id);
-    await Promise.all([
-      runScript(redis, scripts.deleteRegistration, keys.registrationKeys(record.id), []),
-      unindex(record.id, record.tabId, record.subscriptionId, record.clientKey),
-    ]);
+  const readRecords = async (ids: readonly string[]): Promise<RegistrationRecord[]> => {
+    const stored = await Promise.all(ids.map(readStored));
+    return withGroups(stored.filter((record) => record !== null));
   };
 
-  /** Drops the index entries of a registration whose keys a script just deleted. */
-  const unindex = async (
+  const listIds = async (setKey: string): Promise<RegistrationRecord[]> =>
+    (await readRecords(await redis.smembers(setKey))).sort(byCreation);
+
+  /**
+   * Takes a member out of its group (a done group goes with its last member; its owner's set
+   * loses it too).
+   * @returns the group's state and the member's score before it left, or null when the group is gone
+   */
+  const leave = async (
+    groupId: string,
+    registrationId: string,
+  ): Promise<{ state: GroupState; acked: number | null } | null> => {
+    const reply = (await run(scripts.leaveGroup, keys.groupKeys(groupId), [registrationId])) as
+      | [string, string, string, string]
+      | null;
+    if (!reply) return null;
+    const [seq, done, score, deletedOwner] = reply;
+    if (deletedOwner !== '') await redis.srem(keys.owned(deletedOwner), groupId);
+    return {
+      state: { seq: Number(seq), done: done === '1' },
+      acked: score === '' ? null : Number(score),
+    };
+  };
+
+  const unindexSets = (
     id: string,
     tabId: string,
     subscriptionId: string | null,
     clientKey: string | null,
-  ): Promise<void> => {
-    lastSeq.delete(id);
-    await Promise.all([
+  ) =>
+    Promise.all([
       redis.srem(keys.tab(tabId), id),
       subscriptionId && redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
       clientKey && redis.srem(keys.clientRegistrations(clientKey), id),
-      redis.zrem(keys.expiry, id),
-      redis.zrem(keys.leases, id),
     ]);
-  };
 
-  const listIds = async (setKey: string): Promise<RegistrationRecord[]> => {
-    const ids = await redis.smembers(setKey);
-    const records = await Promise.all(ids.map(readRecord));
-    return records
-      .filter((record): record is RegistrationRecord => record !== null)
-      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  /**
+   * The end of every deletion, once the registration is retired (or still being created, which
+   * readers skip alike): out of its group and sets, then its hash and expiry entry. Until the
+   * last step `takeExpired` finds it and can do it all again.
+   */
+  const finishDeletion = async (
+    record: Pick<StoredRegistration, 'id' | 'tabId' | 'subscriptionId' | 'clientKey' | 'groupId'>,
+    joined = true,
+  ) => {
+    const { id, groupId } = record;
+    placements.delete(id);
+    const [left] = await Promise.all([
+      joined ? leave(groupId, id) : null,
+      unindexSets(id, record.tabId, record.subscriptionId, record.clientKey),
+    ]);
+    await Promise.all([
+      redis.del(...keys.registrationKeys(id)),
+      redis.zrem(keys.expiry, keys.expiryEntry(id, groupId)),
+    ]);
+    return left;
   };
 
   const deleteRegistration = async (id: string): Promise<boolean> => {
-    const owner = (await runScript(
-      redis,
-      scripts.deleteRegistration,
-      keys.registrationKeys(id),
-      [],
-    )) as [string, string, string] | null;
+    const owner = (await run(scripts.retireRegistration, keys.registrationKeys(id), [])) as
+      | [string, string, string, string]
+      | null;
     if (!owner) return false;
-    await unindex(id, owner[0], owner[1] || null, owner[2] || null);
+    const [tabId, subscriptionId, clientKey, groupId] = owner;
+    await finishDeletion({
+      id,
+      tabId,
+      subscriptionId: subscriptionId || null,
+      clientKey: clientKey || null,
+      groupId,
+    });
     return true;
   };
 
   /**
-   * Sets where a registration is delivered.
-   * @returns the previous subscription id ('' for the stream) and the record, or null when it is
-   * gone, not `tabId`'s, or (with `expected`) no longer on that subscription
+   * Sets where a registration is delivered (its group's copy of its route is the caller's to
+   * update, with the `route` returned).
+   * @returns the previous subscription id ('' for the stream), the registration and its route
+   * copy, or null when it is gone, not `tabId`'s, or (with `expected`) no longer on that
+   * subscription
    */
   const setDelivery = async (
     id: string,
     subscriptionId: string | null,
     { tabId = '', expected = '' }: { tabId?: string; expected?: string },
-  ): Promise<{ previous: string; record: RegistrationRecord } | null> => {
-    const reply = (await runScript(
-      redis,
-      scripts.setDelivery,
-      keys.registrationKeys(id).slice(0, 2),
-      [tabId, subscriptionId ?? '', expected],
-    )) as [string, string[], string] | null;
+  ) => {
+    const reply = (await run(scripts.setDelivery, keys.registrationKeys(id), [
+      tabId,
+      subscriptionId ?? '',
+      expected,
+    ])) as [string, string[], string] | null;
     if (!reply) return null;
-    return { previous: reply[0], record: decodeRegistration(id, reply[1], reply[2]) };
+    return {
+      previous: reply[0],
+      stored: decodeRegistration(id, reply[1], reply[2]),
+      route: routeUpdate(id, reply[1]),
+    };
   };
+
+  const routesOf = (entries: readonly { stored: StoredRegistration; route: RouteUpdate }[]) =>
+    new Map(entries.map(({ stored, route }) => [stored.id, route]));
 
   /** Puts the registrations a dropped subscription had on the stream; returns them. */
   const detachAll = async (subscriptionId: string, ids: string[]) => {
-    const detached = await Promise.all(
-      ids.map((id) => setDelivery(id, null, { expected: subscriptionId })),
+    const detached = (
+      await Promise.all(ids.map((id) => setDelivery(id, null, { expected: subscriptionId })))
+    ).flatMap((entry) => (entry ? [entry] : []));
+    // One being created is detached too, and its creation then fails: not returned. Their groups'
+    // copies follow in the step that reads the groups.
+    return withGroups(
+      detached.map((entry) => entry.stored),
+      routesOf(detached),
     );
-    return detached.flatMap((entry) => (entry ? [entry.record] : []));
   };
 
   const deleteSubscription = async (id: string): Promise<RegistrationRecord[]> => {
-    const [ids, clientKey] = (await runScript(
-      redis,
-      scripts.dropSubscription,
-      keys.subscriptionKeys(id),
-      [id],
-    )) as [string[], string];
+    const [ids, clientKey] = (await run(scripts.dropSubscription, keys.subscriptionKeys(id), [
+      id,
+    ])) as [string[], string];
     await Promise.all([
       redis.zrem(keys.subscriptionExpiry, id),
       clientKey && redis.zrem(keys.clientSubscriptions(clientKey), id),
@@ -254,7 +419,7 @@ export function createRedisStore({
   };
 
   const getSubscription = async (id: string): Promise<SubscriptionRecord | null> => {
-    const fields = (await runScript(redis, scripts.readSubscription, keys.subscriptionKeys(id), [
+    const fields = (await run(scripts.readSubscription, keys.subscriptionKeys(id), [
       id,
     ])) as string[];
     return decodeSubscription(id, fields);
@@ -267,23 +432,51 @@ export function createRedisStore({
     until: number,
     limit: number,
   ): Promise<{ ok: true; added: string[] } | { ok: false; reason: 'unknown' | 'full' }> => {
-    const reply = (await runScript(
-      redis,
-      scripts.attachToSubscription,
-      keys.subscriptionKeys(subscriptionId),
-      [subscriptionId, until, limit, ...ids],
-    )) as ['added', string[]] | ['unknown'] | ['full'];
+    const reply = (await run(scripts.attachToSubscription, keys.subscriptionKeys(subscriptionId), [
+      subscriptionId,
+      until,
+      limit,
+      ...ids,
+    ])) as ['added', string[]] | ['unknown'] | ['full'];
     return reply[0] === 'added' ? { ok: true, added: reply[1] } : { ok: false, reason: reply[0] };
   };
 
   const extendSubscription = (id: string, until: number) =>
     Promise.all([
-      runScript(redis, scripts.extendSubscription, keys.subscriptionKeys(id), [id, until]),
+      run(scripts.extendSubscription, keys.subscriptionKeys(id), [id, until]),
       // XX: a deleted subscription does not come back into the count.
       redis.zadd(keys.subscriptionExpiry, 'XX', 'GT', until, id),
     ]);
 
+  /** Adds a group to what an instance owns, before the group says so (see the file header). */
+  const addOwned = (instanceId: string, groupId: string) =>
+    run(scripts.addOwned, [tokensKey, keys.owned(instanceId)], [instanceId, groupId]);
+
+  /** The orphans among one expired instance's groups; forgets it when it owns none. */
+  const orphansOf = async (instanceId: string, at: number, limit: number) => {
+    const sample = (await run(scripts.sampleOwned, instanceKeys(instanceId), [
+      instanceId,
+      at,
+      limit,
+    ])) as [string, string[]] | null;
+    if (!sample) return [];
+    const [token, groupIds] = sample;
+    const tokens = await Promise.all(
+      groupIds.map((groupId) => redis.hget(keys.groupKeys(groupId)[0], 'k')),
+    );
+    // Claimed by another instance, or deleted: not this instance's any more.
+    const stale = groupIds.filter((_, i) => tokens[i] !== token);
+    const orphans = groupIds.filter((_, i) => tokens[i] === token);
+    if (stale.length > 0) await redis.srem(keys.owned(instanceId), ...stale);
+    if (orphans.length === 0) {
+      await run(scripts.forgetInstance, instanceKeys(instanceId), [instanceId, at]);
+    }
+    return orphans.map((groupId): OrphanGroup => ({ groupId, token: Number(token) }));
+  };
+
   return {
+    shared: true,
+
     async putSubscription(
       data: PushSubscriptionData,
       newId: string,
@@ -308,8 +501,7 @@ export function createRedisStore({
         const current = await redis.get(pointer);
         const [, currentRecord, currentSet] = keys.subscriptionKeys(current ?? id);
         const [, newRecord, newSet] = keys.subscriptionKeys(id);
-        const reply = (await runScript(
-          redis,
+        const reply = (await run(
           scripts.putSubscription,
           [pointer, currentRecord, currentSet, newRecord, newSet],
           [
@@ -369,64 +561,72 @@ export function createRedisStore({
     },
 
     async createRegistration(record, limits): Promise<CreateRegistrationResult> {
-      const { id, tabId, subscriptionId } = record;
-      const [onSubscription, onTab] = await Promise.all([
-        subscriptionId === null
-          ? null
-          : attach(subscriptionId, [id], record.expiresAt, limits.maxPerSubscription),
-        runScript(redis, scripts.attachToTab, [keys.tab(tabId)], [id, limits.maxPerTab]) as Promise<
-          'added' | 'member' | 'full'
-        >,
-      ]);
-      if (subscriptionId !== null && onSubscription?.ok) {
-        await redis.zadd(keys.subscriptionExpiry, 'XX', 'GT', record.expiresAt, subscriptionId);
-      }
-      const refusal: CreateRegistrationResult | null =
-        onSubscription?.ok === false && onSubscription.reason === 'unknown'
-          ? { ok: false, reason: 'unknown-subscription' }
-          : onTab === 'full'
-            ? { ok: false, reason: 'tab-limit' }
-            : onSubscription?.ok === false
-              ? { ok: false, reason: 'subscription-limit' }
-              : null;
-      if (refusal) {
-        await Promise.all([
-          onSubscription?.ok &&
-            subscriptionId &&
-            redis.srem(keys.subscriptionRegistrations(subscriptionId), id),
-          onTab === 'added' && redis.srem(keys.tab(tabId), id),
-        ]);
-        return refusal;
-      }
+      const { id, tabId, subscriptionId, groupId, clientKey } = record;
+      const registrationKeys = keys.registrationKeys(id);
+      const { fields, data } = encodeRegistration(record);
+      let joining = false;
       try {
-        const { fields, data } = encodeRegistration(record);
-        await runScript(redis, scripts.putRegistration, keys.registrationKeys(id).slice(0, 2), [
-          data,
-          ...fields,
+        // Written first, without its base: whatever happens next, takeExpired finds it.
+        const [, , onSubscription, onTab] = await Promise.all([
+          run(scripts.putRegistration, registrationKeys, [data, ...fields]),
+          redis.zadd(keys.expiry, record.expiresAt, keys.expiryEntry(id, groupId)),
+          subscriptionId === null
+            ? null
+            : attach(subscriptionId, [id], record.expiresAt, limits.maxPerSubscription),
+          run(scripts.attachToTab, [keys.tab(tabId)], [id, limits.maxPerTab]) as Promise<
+            'added' | 'member' | 'full'
+          >,
+          clientKey !== null && redis.sadd(keys.clientRegistrations(clientKey), id),
         ]);
-        const [, , listed] = await Promise.all([
-          redis.zadd(keys.expiry, record.expiresAt, id),
-          // Unowned until a lease is taken: if the creating instance dies first, another adopts.
-          redis.zadd(keys.leases, 0, id),
+        const refusal: CreateRegistrationResult | null =
+          onSubscription?.ok === false && onSubscription.reason === 'unknown'
+            ? { ok: false, reason: 'unknown-subscription' }
+            : onTab === 'full'
+              ? { ok: false, reason: 'tab-limit' }
+              : onSubscription?.ok === false
+                ? { ok: false, reason: 'subscription-limit' }
+                : null;
+        if (refusal) {
+          await finishDeletion(record, false);
+          return refusal;
+        }
+        joining = true;
+        const [base, listed] = await Promise.all([
+          run(scripts.joinGroup, keys.groupKeys(groupId), [id, ...joinRoute(record)]) as Promise<
+            number | null
+          >,
           subscriptionId === null
             ? 1
             : redis.sismember(keys.subscriptionRegistrations(subscriptionId), id),
-          record.clientKey && redis.sadd(keys.clientRegistrations(record.clientKey), id),
+          subscriptionId !== null &&
+            redis.zadd(keys.subscriptionExpiry, 'XX', 'GT', record.expiresAt, subscriptionId),
         ]);
-        if (listed === 1) {
-          rememberSeq(id, record.seq);
-          return { ok: true };
+        if (listed !== 1 || base === null) {
+          // Not listed: the subscription was deleted while this registration was being written.
+          await finishDeletion(record, base !== null);
+          return { ok: false, reason: listed !== 1 ? 'unknown-subscription' : 'group-gone' };
         }
+        const commit = (await run(scripts.commitRegistration, registrationKeys, [
+          subscriptionId ?? '',
+          base,
+        ])) as ['ok', number] | ['moved'] | ['gone'];
+        if (commit[0] === 'ok') {
+          remember(id, { groupId, base: commit[1], tabId });
+          return { ok: true, base: commit[1] };
+        }
+        await finishDeletion(record);
+        // Moved: the subscription was deleted meanwhile (and did not report it). Gone: it was
+        // created already expired and taken as such: created, then expired at once.
+        return commit[0] === 'moved'
+          ? { ok: false, reason: 'unknown-subscription' }
+          : { ok: true, base };
       } catch (error) {
-        await purge(record).catch(() => {});
+        await finishDeletion(record, joining).catch(() => {});
         throw error;
       }
-      // The subscription was deleted while this registration was being written.
-      await purge(record);
-      return { ok: false, reason: 'unknown-subscription' };
     },
 
-    getRegistration: readRecord,
+    getRegistration: async (id) => (await readRecords([id]))[0] ?? null,
 
     listByTab: async (tabId) =>
       (await listIds(keys.tab(tabId))).filter((record) => record.tabId === tabId),
@@ -445,39 +645,77 @@ export function createRedisStore({
           Math.max(ackById.get(registrationId) ?? 0, wholeNumber(ackedSeq)),
         );
       }
+      const ids = [...ackById.keys()];
       const hold = hidden === undefined ? '' : hidden ? '1' : '0';
-      const results = await Promise.all(
-        [...ackById].map(async ([id, ackedSeq]): Promise<RegistrationRecord | null> => {
-          const reply = (await runScript(
-            redis,
-            scripts.renewRegistration,
-            keys.registrationKeys(id),
-            [tabId, ackedSeq, expiresAt, hold],
-          )) as [string[], string] | null;
-          if (!reply) return null;
-          await redis.zadd(keys.expiry, expiresAt, id);
-          return decodeRegistration(id, reply[0], reply[1]);
-        }),
-      );
+      const replies = (await Promise.all(
+        ids.map((id) =>
+          run(scripts.renewRegistration, keys.registrationKeys(id), [tabId, expiresAt, hold]),
+        ),
+      )) as ([string[], string] | null)[];
+      const updated = ids.flatMap((id, i) => {
+        const reply = replies[i];
+        return reply
+          ? [
+              {
+                stored: decodeRegistration(id, reply[0], reply[1]),
+                route: routeUpdate(id, reply[0]),
+              },
+            ]
+          : [];
+      });
+      const stored = updated.map((entry) => entry.stored);
+      // Each group takes the acknowledgements and the new route copies (expiry, hold) in one step.
+      const acksByGroup = new Map<string, { ids: string[]; args: (string | number)[] }>();
+      for (const { stored: record, route } of updated) {
+        const entry = acksByGroup.get(record.groupId) ?? { ids: [], args: [] };
+        const [id, version, base, tail] = route;
+        entry.ids.push(id);
+        entry.args.push(id, (record.base ?? 0) + (ackById.get(id) ?? 0), version, base, tail);
+        acksByGroup.set(record.groupId, entry);
+      }
+      // The push subscriptions in use live as long as the registrations on them.
+      const used = new Set(stored.flatMap((record) => record.subscriptionId ?? []));
+      const [views] = await Promise.all([
+        Promise.all(
+          [...acksByGroup].map(async ([groupId, entry]) => {
+            const reply = (await run(
+              scripts.ackMembers,
+              keys.groupKeys(groupId),
+              entry.args,
+            )) as ViewReply;
+            return [groupId, parseView(reply, entry.ids)] as const;
+          }),
+        ),
+        // XX: a registration deleted meanwhile does not get its entry back.
+        Promise.all(
+          stored.map((record) =>
+            redis.zadd(keys.expiry, 'XX', expiresAt, keys.expiryEntry(record.id, record.groupId)),
+          ),
+        ),
+        Promise.all([...used].map((id) => extendSubscription(id, expiresAt))),
+      ]);
+      const viewOf = new Map(views);
+      const renewedById = new Map<string, RegistrationRecord>();
+      for (const record of stored) {
+        const view = viewOf.get(record.groupId);
+        const acked = view?.scores.get(record.id);
+        if (view && acked !== undefined) {
+          renewedById.set(record.id, registrationView(record, view.state, acked));
+        }
+      }
       const renewed: RegistrationRecord[] = [];
       const gone: string[] = [];
-      [...ackById.keys()].forEach((id, i) => {
-        const record = results[i];
+      for (const id of ids) {
+        const record = renewedById.get(id);
         if (record) renewed.push(record);
         else gone.push(id);
-      });
-      // The push subscriptions in use live as long as the registrations on them.
-      const used = new Set(renewed.flatMap((record) => record.subscriptionId ?? []));
-      await Promise.all([...used].map((id) => extendSubscription(id, expiresAt)));
+      }
       return { renewed, gone };
     },
 
     async move(tabId, registrationIds, subscriptionId, maxPerSubscription): Promise<MoveResult> {
       const ids = [...new Set(registrationIds)];
-      const records = await Promise.all(ids.map(readRecord));
-      const mine = records.filter(
-        (record): record is RegistrationRecord => record !== null && record.tabId === tabId,
-      );
+      const mine = (await readRecords(ids)).filter((record) => record.tabId === tabId);
       const gone = ids.filter((id) => !mine.some((record) => record.id === id));
       if (subscriptionId !== null) {
         const arriving = mine.filter((record) => record.subscriptionId !== subscriptionId);
@@ -495,26 +733,40 @@ export function createRedisStore({
           };
         }
       }
-      const moved: RegistrationRecord[] = [];
-      await Promise.all(
-        mine.map(async (record) => {
-          const switched = await setDelivery(record.id, subscriptionId, { tabId });
-          if (!switched) {
-            // Deleted meanwhile: take it off the set it was just added to.
-            if (subscriptionId !== null) {
-              await redis.srem(keys.subscriptionRegistrations(subscriptionId), record.id);
+      const switched = (
+        await Promise.all(
+          mine.map(async (record) => {
+            const result = await setDelivery(record.id, subscriptionId, { tabId });
+            if (!result) {
+              // Deleted meanwhile: take it off the set it was just added to.
+              if (subscriptionId !== null) {
+                await redis.srem(keys.subscriptionRegistrations(subscriptionId), record.id);
+              }
+              gone.push(record.id);
+              return null;
             }
-            gone.push(record.id);
-            return;
-          }
-          const { previous } = switched;
-          if (previous !== '' && previous !== subscriptionId) {
-            await redis.srem(keys.subscriptionRegistrations(previous), record.id);
-          }
-          moved.push(switched.record);
-        }),
-      );
-      return { ok: true, moved, gone };
+            return { record, ...result };
+          }),
+        )
+      ).flatMap((entry) => (entry ? [entry] : []));
+      await Promise.all([
+        // The groups' copies follow the registrations, now that those say where they go.
+        viewGroups(
+          switched.map((entry) => entry.stored),
+          routesOf(switched),
+        ),
+        ...switched.map(({ record, previous }) =>
+          previous !== '' && previous !== subscriptionId
+            ? redis.srem(keys.subscriptionRegistrations(previous), record.id)
+            : null,
+        ),
+      ]);
+      return {
+        ok: true,
+        // What the group holds as read a moment ago; the registration's own fields as now.
+        moved: switched.map(({ record, stored }) => ({ ...record, ...stored, base: record.base })),
+        gone,
+      };
     },
 
     deleteRegistration: (id) => deleteRegistration(id),
@@ -522,149 +774,180 @@ export function createRedisStore({
     async takeExpired(at) {
       const taken: RegistrationRecord[] = [];
       for (;;) {
-        const ids = await redis.zrangebyscore(keys.expiry, '-inf', at, 'LIMIT', 0, EXPIRY_BATCH);
-        if (ids.length === 0) return taken;
+        const entries = await redis.zrangebyscore(
+          keys.expiry,
+          '-inf',
+          at,
+          'LIMIT',
+          0,
+          EXPIRY_BATCH,
+        );
+        if (entries.length === 0) {
+          // Push subscriptions expire by their keys' TTL; their index entries go here.
+          await redis.zremrangebyscore(keys.subscriptionExpiry, '-inf', at);
+          return taken;
+        }
         await Promise.all(
-          ids.map(async (id) => {
-            const reply = (await runScript(
-              redis,
-              scripts.takeIfExpired,
-              keys.registrationKeys(id),
-              [at],
-            )) as ['taken', string[], string] | ['live', string] | ['gone'];
-            if (reply[0] === 'taken') {
-              const record = decodeRegistration(id, reply[1], reply[2]);
-              await unindex(id, record.tabId, record.subscriptionId, record.clientKey);
-              taken.push(record);
-            } else if (reply[0] === 'live') {
+          entries.map(async (entry) => {
+            const { registrationId: id, groupId } = keys.parseExpiryEntry(entry);
+            const reply = (await run(scripts.takeIfExpired, keys.registrationKeys(id), [at])) as
+              | ['taken', string[], string]
+              | ['live', string]
+              | ['gone'];
+            if (reply[0] === 'live') {
               // Renewed after the range was read; make sure the index says so (GT: never shorten
               // what a concurrent renewal wrote).
-              await redis.zadd(keys.expiry, 'XX', 'GT', reply[1], id);
-            } else {
-              await redis.zrem(keys.expiry, id);
+              await redis.zadd(keys.expiry, 'XX', 'GT', reply[1], entry);
+              return;
+            }
+            if (reply[0] === 'gone') {
+              // Only the last step of a deletion was cut short; leaving again costs nothing.
+              await leave(groupId, id);
+              await redis.zrem(keys.expiry, entry);
+              return;
+            }
+            const stored = decodeRegistration(id, reply[1], reply[2]);
+            const left = await finishDeletion(stored);
+            // One without a base was never created, or was already deleted (a creation or a
+            // deletion cut short): nobody is to hear about it again.
+            if (stored.base !== null) {
+              taken.push(registrationView(stored, left?.state ?? null, left?.acked ?? null));
             }
           }),
         );
-        // Every id of the batch left the range (taken, removed or rescored), so the next round
-        // sees new ones; a short batch was the last.
-        if (ids.length < EXPIRY_BATCH) return taken;
+        // Every entry of the batch left the range (taken, removed or rescored), so the next
+        // round sees new ones; a short batch was the last.
+        if (entries.length < EXPIRY_BATCH) return taken;
       }
-    },
-
-    async appendMessage(registrationId, build, retention, options = {}): Promise<AppendResult> {
-      const { fencingToken, cursor, appendId = '' } = options;
-      const registrationKey = keys.registration(registrationId);
-      const logKey = keys.registrationLog(registrationId);
-      let expected = lastSeq.get(registrationId);
-      if (expected === undefined) {
-        const stored = await redis.hget(registrationKey, 'n');
-        if (stored === null) return { ok: false, reason: 'gone' };
-        expected = Number(stored);
-      }
-      const cursorArgs =
-        cursor === undefined ? ['k', ''] : cursor === null ? ['n', ''] : ['s', cursor];
-      for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-        const envelope: Envelope = build(expected + 1);
-        const reply = (await runScript(
-          redis,
-          scripts.appendMessage,
-          [registrationKey, logKey],
-          [
-            String(expected),
-            JSON.stringify(envelope),
-            envelope.type,
-            fencingToken === undefined ? '' : fencingToken,
-            ...cursorArgs,
-            now(),
-            retention.messageTtlMs,
-            retention.maxMessages,
-            appendId,
-          ],
-        )) as ['ok', number] | ['dup' | 'seq', string] | ['gone'] | ['done'] | ['fenced'];
-        if (reply[0] === 'ok') {
-          rememberSeq(registrationId, reply[1]);
-          return { ok: true, envelope: structuredClone(envelope) };
-        }
-        if (reply[0] === 'dup') {
-          // This append was applied before (the answer got lost): the stored envelope is ours.
-          const seq = Number(reply[1]);
-          rememberSeq(registrationId, seq);
-          return { ok: true, envelope: build(seq) };
-        }
-        if (reply[0] !== 'seq') {
-          lastSeq.delete(registrationId);
-          return { ok: false, reason: reply[0] };
-        }
-        expected = Number(reply[1]);
-      }
-      throw conflict(`appendMessage lost ${MAX_APPEND_ATTEMPTS} races on one registration`);
     },
 
     async getMessages(registrationId, afterSeq, limit) {
-      const entries = (await runScript(
-        redis,
-        scripts.readMessages,
-        [keys.registration(registrationId), keys.registrationLog(registrationId)],
-        [wholeNumber(afterSeq), wholeNumber(limit)],
-      )) as string[];
-      // Each entry is `<appendedAtMs>:<envelope JSON>`.
-      return entries.map((entry) => JSON.parse(entry.slice(entry.indexOf(':') + 1)) as Envelope);
+      let placement = placements.get(registrationId);
+      if (!placement) {
+        const [groupId, base, tabId] = await redis.hmget(
+          keys.registration(registrationId),
+          'g',
+          'b',
+          't',
+        );
+        if (groupId == null || base == null || tabId == null) return [];
+        placement = { groupId, base: Number(base), tabId };
+        remember(registrationId, placement);
+      }
+      const { groupId, base, tabId } = placement;
+      // Membership is checked in the same step: a remembered placement of a deleted
+      // registration reads nothing.
+      const reply = (await run(scripts.readGroupMessages, keys.groupKeys(groupId), [
+        registrationId,
+        base + wholeNumber(afterSeq),
+        wholeNumber(limit),
+      ])) as [number, string[]] | null;
+      if (!reply) {
+        placements.delete(registrationId);
+        return [];
+      }
+      const [first, entries] = reply;
+      return entries.map((entry, i): Envelope => {
+        const seq = first + i - base;
+        const message = decodeLogEntry(entry);
+        const envelope: Envelope = {
+          v: PROTOCOL_VERSION,
+          id: envelopeId(registrationId, seq),
+          tab: tabId,
+          reg: registrationId,
+          seq,
+          type: message.type,
+        };
+        if (message.payload !== undefined) envelope.payload = message.payload;
+        return envelope;
+      });
     },
 
-    async acquireLease(registrationId, owner, ttlMs, at) {
-      const token = await runScript(
-        redis,
-        scripts.acquireLease,
-        [keys.registration(registrationId)],
-        [owner, at, at + ttlMs],
-      );
-      if (typeof token !== 'number') return null;
-      // After the hash: a registration deleted meanwhile leaves an entry listUnowned drops.
-      await redis.zadd(keys.leases, at + ttlMs, registrationId);
-      return token;
+    async createGroup(group) {
+      await addOwned(group.owner, group.id);
+      const { fields, data } = encodeGroup(group);
+      await run(scripts.putGroup, keys.groupKeys(group.id), [data, ...fields]);
     },
 
-    async releaseLease(registrationId, owner) {
-      const released = await runScript(
-        redis,
-        scripts.releaseLease,
-        [keys.registration(registrationId)],
-        [owner],
-      );
-      // XX: never brings back an entry listUnowned dropped (deleted or done).
-      if (released === 1) await redis.zadd(keys.leases, 'XX', 0, registrationId);
+    async getGroup(id) {
+      const reply = (await run(scripts.readGroup, keys.groupKeys(id), [])) as
+        | [string[], string]
+        | null;
+      return reply ? decodeGroup(id, reply[0], reply[1]) : null;
     },
 
-    async listUnowned(at, limit) {
-      const ids = await redis.zrangebyscore(
-        keys.leases,
+    async listMembers(groupId) {
+      // One command whatever the group's size: its copy of every member's route.
+      return decodeRoutes(await redis.hgetall(keys.groupKeys(groupId)[4]));
+    },
+
+    async appendGroupMessage(groupId, message, retention, options): Promise<AppendResult> {
+      const { token, cursor, appendId = '' } = options;
+      const at = now();
+      const cursorArgs =
+        cursor === undefined ? ['k', ''] : cursor === null ? ['n', ''] : ['s', cursor];
+      const reply = (await run(scripts.appendGroupMessage, keys.groupKeys(groupId), [
+        encodeLogEntry(at, message),
+        message.type,
+        token,
+        ...cursorArgs,
+        at,
+        retention.messageTtlMs,
+        retention.maxMessages,
+        appendId,
+      ])) as ['ok', number] | ['gone'] | ['done'] | ['fenced'];
+      return reply[0] === 'ok' ? { ok: true, seq: reply[1] } : { ok: false, reason: reply[0] };
+    },
+
+    async deleteGroup(id) {
+      const owner = (await run(scripts.deleteGroup, keys.groupKeys(id), [])) as string | null;
+      if (owner === null) return false;
+      if (owner !== '') await redis.srem(keys.owned(owner), id);
+      return true;
+    },
+
+    async heartbeat(instanceId, ttlMs, at) {
+      return (await run(scripts.heartbeat, keys.instances, [instanceId, at + ttlMs])) as number;
+    },
+
+    async releaseInstance(instanceId) {
+      // XX: an instance not known stays unknown.
+      await redis.zadd(leasesKey, 'XX', 0, instanceId);
+    },
+
+    async listOrphans(at, limit) {
+      const wanted = wholeNumber(limit);
+      if (wanted === 0) return [];
+      const expired = await redis.zrangebyscore(
+        leasesKey,
         '-inf',
         at,
         'LIMIT',
         0,
-        Math.max(0, limit),
+        ORPHAN_INSTANCES,
       );
-      const states = await Promise.all(
-        ids.map((id) => redis.hmget(keys.registration(id), 'n', 'd', 'lo', 'le')),
+      const found = await Promise.all(
+        expired.map((instanceId) => orphansOf(instanceId, at, wanted)),
       );
-      const unowned: string[] = [];
-      await Promise.all(
-        ids.map(async (id, i) => {
-          const [seq, done, owner, leaseEnd] = states[i] ?? [];
-          if (seq === null || seq === undefined || done !== null) {
-            await redis.zrem(keys.leases, id);
-          } else if (owner !== null && Number(leaseEnd) > at) {
-            await redis.zadd(keys.leases, 'GT', String(leaseEnd), id);
-          } else {
-            unowned.push(id);
-          }
-        }),
-      );
-      return unowned;
+      return found.flat().slice(0, wanted);
     },
 
-    signal: (tabId, message) => signals.signal(tabId, message),
-    listen: (tabId, listener) => signals.listen(tabId, listener),
+    async claimGroup(groupId, fromToken, owner, token) {
+      // The hint first: a claimer that dies next leaves a stale hint, not an unlisted group.
+      await addOwned(owner, groupId);
+      const reply = (await run(scripts.claimGroup, keys.groupKeys(groupId), [
+        fromToken,
+        owner,
+        token,
+      ])) as [string, string[], string] | null;
+      if (!reply) return null;
+      const [previous, fields, data] = reply;
+      if (previous !== '' && previous !== owner) await redis.srem(keys.owned(previous), groupId);
+      return decodeGroup(groupId, fields, data);
+    },
+
+    signal: (channel, message) => signals.signal(channel, message),
+    listen: (channel, listener) => signals.listen(channel, listener),
 
     async close() {
       await signals.close();

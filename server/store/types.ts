@@ -19,7 +19,9 @@ export interface SubscriptionRecord {
 
 /**
  * A subscription operation one tab runs, delivered by Web Push to one push subscription, or over
- * the tab's stream when it has none.
+ * the tab's stream when it has none. Its results come from its execution group: registrations
+ * of the same operation share one execution and one log, and each one's `seq` counts from its
+ * own start in that group (`seq = group seq - base`).
  */
 export interface RegistrationRecord {
   /** Random id (≥ 128 bits). */
@@ -38,28 +40,78 @@ export interface RegistrationRecord {
   clientKey: string | null;
   /** The client's operation key, kept for logs and debugging. */
   operationKey: string;
-  /** The GraphQL document as sent. */
-  query: string;
-  operationName: string | null;
-  variables: Record<string, unknown> | null;
+  /** The execution group whose results it gets. */
+  groupId: string;
   /**
-   * What the operator chose to keep of the registering request to rebuild its context later
-   * (default: the `authorization` and `cookie` headers).
+   * The group's seq when it joined (set by the store): group message `g` is this
+   * registration's message `g - base`, so its seqs are contiguous from 1.
+   */
+  base: number;
+  /**
+   * What the operator chose to keep of the registering request (default: the `authorization`
+   * and `cookie` headers): how renewals are compared, and what the group's context is rebuilt
+   * from when the group was started by this request.
    */
   headers: Record<string, string>;
   createdAt: number;
   expiresAt: number;
-  /** Last `seq` used for this registration's messages (0 before the first). */
+  /** Last `seq` of this registration's messages (0 before the first); derived from its group. */
   seq: number;
   /** Highest `seq` the tab acknowledged; messages at or below it can be dropped from the log. */
   ackedSeq: number;
-  /** True once a `complete` or `error` envelope was appended: no further messages. */
+  /** True once its group appended a `complete` or `error`: no further messages. */
+  done: boolean;
+}
+
+/**
+ * One execution shared by the registrations of the same operation: same document, operation
+ * name, variables and execution key. Its log holds each result once; every member's envelopes
+ * are derived from it.
+ */
+export interface GroupRecord {
+  /** Random id. */
+  id: string;
+  /** Digest of what makes registrations share it (see server/groups/key.ts). */
+  key: string;
+  /** The GraphQL document as sent. */
+  query: string;
+  operationName: string | null;
+  variables: Record<string, unknown> | null;
+  /** The kept headers of the request that started it: its context is rebuilt from them. */
+  headers: Record<string, string>;
+  createdAt: number;
+  /** Last group seq appended (0 before the first). */
+  seq: number;
+  /** True once a `complete` or `error` was appended. */
   done: boolean;
   /**
    * Position in the durable event log after the last event turned into a message
    * (`createPubSub` on Redis Streams); `null` when the source is not replayable.
    */
   cursor: string | null;
+  /** The instance that runs it. */
+  owner: string;
+  /** Fencing token of the owner's instance lease; appends with another token are refused. */
+  token: number;
+}
+
+/** What a group delivers to one member, read fresh for every message. */
+export type MemberRoute = Pick<
+  RegistrationRecord,
+  'id' | 'tabId' | 'subscriptionId' | 'held' | 'background' | 'expiresAt' | 'base'
+>;
+
+/** One result of a group, stored once. */
+export interface GroupMessage {
+  type: 'next' | 'error' | 'complete';
+  payload?: unknown;
+}
+
+/** A group whose owner's lease ended: whoever claims it runs it. */
+export interface OrphanGroup {
+  groupId: string;
+  /** The token it is owned under now; pass it to {@link Store.claimGroup}. */
+  token: number;
 }
 
 /** What {@link Store.usage} counts. */
@@ -73,8 +125,13 @@ export const SIGNALS_RESUMED = '*';
 
 /** Why a registration could not be created. */
 export type CreateRegistrationResult =
-  | { ok: true }
-  | { ok: false; reason: 'unknown-subscription' | 'tab-limit' | 'subscription-limit' };
+  /** Created; `base` is the group seq it joined at. */
+  | { ok: true; base: number }
+  | {
+      ok: false;
+      /** `group-gone`: the group is deleted or done; start another. */
+      reason: 'unknown-subscription' | 'tab-limit' | 'subscription-limit' | 'group-gone';
+    };
 
 /** Limits checked atomically with the insert. */
 export interface RegistrationLimits {
@@ -94,34 +151,31 @@ export type MoveResult =
   /** Nothing moved: the push subscription is unknown, or would hold more than its limit. */
   | { ok: false; reason: 'unknown-subscription' | 'subscription-limit' };
 
-/** Result of {@link Store.appendMessage}. */
+/** Result of {@link Store.appendGroupMessage}. */
 export type AppendResult =
-  | { ok: true; envelope: Envelope }
-  /** The registration is gone, done, or the caller's lease is no longer the current one. */
+  | { ok: true; seq: number }
+  /** The group is gone, done, or the caller's token is not the owner's. */
   | { ok: false; reason: 'gone' | 'done' | 'fenced' };
 
-/** Options of {@link Store.appendMessage}. */
+/** Options of {@link Store.appendGroupMessage}. */
 export interface AppendOptions {
-  /**
-   * Fencing token of the caller's lease; the append is refused when another owner holds a newer
-   * lease. Omit on a single instance.
-   */
-  fencingToken?: number;
+  /** Fencing token of the caller's instance lease; must be the group's. */
+  token: number;
   /** New event cursor, advanced in the same atomic step as the append. */
   cursor?: string | null;
   /**
-   * Identifies one append across repeats. When the last append applied to the registration had
-   * this id (its answer was lost and the call, or the command under it, was repeated), nothing is
-   * appended again and the answer is the envelope already stored. Omit to always append.
+   * Identifies one append across repeats. When the last append applied to the group had this
+   * id (its answer was lost and the call, or the command under it, was repeated), nothing is
+   * appended again and the answer is the seq already used. Omit to always append.
    */
   appendId?: string;
 }
 
-/** How long and how many messages a registration's log keeps. */
+/** How long and how many messages a group's log keeps. */
 export interface RetentionOptions {
   /** Messages older than this are dropped even when not acknowledged. */
   messageTtlMs: number;
-  /** At most this many unacknowledged messages per registration; the oldest go first. */
+  /** At most this many unacknowledged messages per group; the oldest go first. */
   maxMessages: number;
 }
 
@@ -160,8 +214,10 @@ export interface Store {
   deleteSubscription(id: string): Promise<RegistrationRecord[]>;
 
   /**
-   * Inserts a registration if the limits allow it and, when it names a push subscription, that
-   * subscription exists (it is extended to the registration's expiry).
+   * Inserts a registration if the limits allow it, when it names a push subscription that
+   * subscription exists (it is extended to the registration's expiry), and its group exists and
+   * is not done. It joins the group in the same step: `base` (ignored in `record`) is the
+   * group's seq now, so it gets exactly the group messages appended after it.
    */
   createRegistration(
     record: RegistrationRecord,
@@ -196,63 +252,98 @@ export interface Store {
     subscriptionId: string | null,
     maxPerSubscription: number,
   ): Promise<MoveResult>;
-  /** Deletes a registration and its message log. Returns false if it did not exist. */
+  /**
+   * Deletes a registration; it leaves its group (a done group with no member left is deleted
+   * with its log). Returns false if it did not exist.
+   */
   deleteRegistration(id: string): Promise<boolean>;
   /**
-   * Deletes and returns registrations whose `expiresAt` is at or before `now`; also deletes push
-   * subscriptions that expired unused.
+   * Deletes and returns registrations whose `expiresAt` is at or before `now` (they leave their
+   * groups, as with `deleteRegistration`); also deletes push subscriptions that expired unused.
    */
   takeExpired(now: number): Promise<RegistrationRecord[]>;
-
   /**
-   * Appends the next message of a registration: takes `seq + 1`, builds the envelope with
-   * `build(seq)`, stores it in the log, advances `seq` (and `cursor`), marks `done` for
-   * `complete`/`error`, trims the log per `retention`, all in one atomic step.
+   * Retained envelopes of a registration with `seq > afterSeq`, in order, at most `limit`:
+   * derived from its group's log.
    */
-  appendMessage(
-    registrationId: string,
-    build: (seq: number) => Envelope,
-    retention: RetentionOptions,
-    options?: AppendOptions,
-  ): Promise<AppendResult>;
-  /** Retained envelopes with `seq > afterSeq`, in order, at most `limit`. */
   getMessages(registrationId: string, afterSeq: number, limit: number): Promise<Envelope[]>;
 
   /**
-   * Takes or extends the lease on a registration's server-side subscription. Returns the fencing
-   * token (strictly increasing per registration across owners) or `null` while another owner
-   * holds an unexpired lease.
+   * Inserts a group, owned by `group.owner` under `group.token`, with no member yet (its seq and
+   * `done` as given, normally 0 and false).
    */
-  acquireLease(
-    registrationId: string,
-    owner: string,
-    ttlMs: number,
-    now: number,
-  ): Promise<number | null>;
-  /** Gives up a lease so that another instance can adopt the registration at once. */
-  releaseLease(registrationId: string, owner: string): Promise<void>;
+  createGroup(group: GroupRecord): Promise<void>;
+  getGroup(id: string): Promise<GroupRecord | null>;
+  /** How each member of the group is reached now; members being created or deleted may be missing. */
+  listMembers(groupId: string): Promise<MemberRoute[]>;
   /**
-   * Ids of registrations nobody runs: not done, and their lease expired at `now`, was released,
-   * or was never taken. At most `limit`, in no particular order. Instances call it periodically
-   * to adopt them (`acquireLease` decides which instance wins each).
+   * Appends the group's next message: takes `seq + 1`, stores the message once, advances `seq`
+   * (and `cursor`), marks `done` for `complete`/`error`, trims the log per `retention` and the
+   * members' acknowledgements, all in one atomic step; refused unless `options.token` is the
+   * group's.
    */
-  listUnowned(now: number, limit: number): Promise<string[]>;
+  appendGroupMessage(
+    groupId: string,
+    message: GroupMessage,
+    retention: RetentionOptions,
+    options: AppendOptions,
+  ): Promise<AppendResult>;
+  /**
+   * Deletes a group and its log if it has no member (its owner stops it then).
+   * @returns false when it still has members (one joined meanwhile: keep running it) or is gone
+   */
+  deleteGroup(id: string): Promise<boolean>;
 
   /**
-   * Sends a short message to whoever {@link Store.listen}s on `tabId`, on any instance sharing
-   * the store: how an append wakes the tab's stream wherever it is held. Best effort: a message
+   * Takes or extends this instance's lease, the one heartbeat that keeps every group it owns.
+   * @returns its fencing token: the same as long as the instance is known, even after its lease
+   * lapsed (groups claimed meanwhile refuse its appends); a new, larger one once it was
+   * forgotten (every group it owned was claimed)
+   */
+  heartbeat(instanceId: string, ttlMs: number, now: number): Promise<number>;
+  /** Ends an instance's lease at once (hand-over): its groups are orphans from now on. */
+  releaseInstance(instanceId: string): Promise<void>;
+  /**
+   * Groups whose owner's lease ended at `now`, at most `limit`. Instances call it periodically to
+   * adopt them (`claimGroup` decides which instance wins each). An instance whose groups were all
+   * claimed is forgotten.
+   */
+  listOrphans(now: number, limit: number): Promise<OrphanGroup[]>;
+  /**
+   * Moves a group to a new owner if it is still owned under `fromToken`.
+   * @returns the group as now owned, or `null` when another claim or the owner got there first
+   * (or the group is gone)
+   */
+  claimGroup(
+    groupId: string,
+    fromToken: number,
+    owner: string,
+    token: number,
+  ): Promise<GroupRecord | null>;
+
+  /**
+   * Sends a short message to whoever {@link Store.listen}s on `channel`, on any instance sharing
+   * the store: how an append wakes the streams of a group's members wherever they are held, how
+   * a tab's stream learns about its registrations, and how an instance hears that a group it
+   * runs has no member left. A channel is a tab id or a name from server/stream/signals.ts. Best effort: a message
    * can be lost (a listener's connection was down); listeners catch up on the next one, and the
    * link's renewals find anything missed.
    */
-  signal(tabId: string, message: string): Promise<void>;
+  signal(channel: string, message: string): Promise<void>;
   /**
-   * Listens to the signals of one tab. Costs no connection per tab: one per store at most.
+   * Listens to the signals of one channel. Costs no connection per channel: one per store at
+   * most.
    * `listener` is also called with {@link SIGNALS_RESUMED} after the signal connection came
    * back, when messages may have been lost.
    * @returns a function that stops listening
    */
-  listen(tabId: string, listener: (message: string) => void): () => void;
+  listen(channel: string, listener: (message: string) => void): () => void;
 
   /** Closes connections the store opened itself. */
   close?(): Promise<void>;
+  /**
+   * True for a store several instances share (Redis): an execution group may then be adopted by
+   * another instance, and only a replayable source resumes exactly there.
+   */
+  readonly shared?: boolean;
 }

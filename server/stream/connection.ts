@@ -19,6 +19,10 @@ export interface StreamConnectionOptions {
   tabId: string;
   /** Last seq the client has, per registration of the tab the stream serves. */
   positions: Map<string, number>;
+  /** The group and base of each registration served: group appends are told in group seqs. */
+  members: Map<string, { groupId: string; base: number }>;
+  /** Starts listening to a group's appends (idempotent per group). */
+  watch(groupId: string): void;
   store: Store;
   output: StreamOutput;
   /** Messages read from the log per request. */
@@ -60,6 +64,8 @@ export function createStreamConnection(options: StreamConnectionOptions): Stream
   const {
     tabId,
     positions,
+    members,
+    watch,
     store,
     output,
     pageSize,
@@ -100,6 +106,7 @@ export function createStreamConnection(options: StreamConnectionOptions): Stream
   };
 
   const drop = (registrationId: string): void => {
+    members.delete(registrationId);
     if (!positions.delete(registrationId)) return;
     write({ kind: 'gone', registrationId });
     if (positions.size === 0) end('no-registrations');
@@ -146,6 +153,8 @@ export function createStreamConnection(options: StreamConnectionOptions): Stream
       if (closed || record?.tabId !== tabId || positions.has(registrationId)) return;
       // New since the stream opened: all of it is the client's to read.
       positions.set(registrationId, 0);
+      members.set(registrationId, { groupId: record.groupId, base: record.base });
+      watch(record.groupId);
       await pump(registrationId);
     } catch (error) {
       logger.warn('graphql-web-push: checking a registration for a stream failed', error);
@@ -161,6 +170,7 @@ export function createStreamConnection(options: StreamConnectionOptions): Stream
     },
     async start() {
       write({ kind: 'ready', registrations: Object.fromEntries(positions), heartbeatMs });
+      for (const { groupId } of members.values()) watch(groupId);
       await Promise.all([...positions.keys()].map(pump));
     },
     onSignal(text) {
@@ -172,6 +182,15 @@ export function createStreamConnection(options: StreamConnectionOptions): Stream
       const signal = parseSignal(text);
       if (!signal) return;
       if (signal.kind === 'gone') return drop(signal.registrationId);
+      if (signal.kind === 'group') {
+        for (const [registrationId, member] of members) {
+          if (member.groupId !== signal.groupId) continue;
+          const at = positions.get(registrationId);
+          if (at !== undefined && signal.seq - member.base > at) void pump(registrationId);
+        }
+        return;
+      }
+      if (signal.kind !== 'append') return;
       const position = positions.get(signal.registrationId);
       if (position === undefined) void adopt(signal.registrationId);
       else if (signal.seq > position) void pump(signal.registrationId);

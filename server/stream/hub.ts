@@ -8,6 +8,7 @@ import {
 import { createWebPushError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { createStreamConnection, type StreamConnection } from './connection.js';
+import { groupChannel } from './signals.js';
 
 /** Options of {@link createStreamHub}. */
 export interface StreamHubOptions {
@@ -77,6 +78,8 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
   const encoder = new TextEncoder();
   /** Open streams, oldest first, with when each should end. */
   const open = new Map<StreamConnection, { endsAt: number; unlisten: () => void }>();
+  /** Group channels each connection listens to, to stop listening when it ends. */
+  const watching = new Map<StreamConnection, Map<string, () => void>>();
   const byTab = new Map<string, Set<StreamConnection>>();
   let timer: ReturnType<typeof setInterval> | undefined;
   let closed = false;
@@ -100,6 +103,8 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
     if (!entry) return;
     open.delete(connection);
     entry.unlisten();
+    for (const stop of watching.get(connection)?.values() ?? []) stop();
+    watching.delete(connection);
     const tab = byTab.get(connection.tabId);
     tab?.delete(connection);
     if (tab?.size === 0) byTab.delete(connection.tabId);
@@ -147,10 +152,13 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
         }
       }
       const positions = new Map<string, number>();
+      const members = new Map<string, { groupId: string; base: number }>();
       for (const record of registrations) {
         // Not named: start after what the tab acknowledged; its link drops what it already has.
         positions.set(record.id, Math.min(requested[record.id] ?? record.ackedSeq, record.seq));
+        members.set(record.id, { groupId: record.groupId, base: record.base });
       }
+      const groups = new Map<string, () => void>();
 
       let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
       /** What was written before the stream started (a ReadableStream may start later). */
@@ -184,6 +192,15 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
       connection = createStreamConnection({
         tabId,
         positions,
+        members,
+        watch(groupId) {
+          if (groups.has(groupId) || !connection || !open.has(connection)) return;
+          const target = connection;
+          groups.set(
+            groupId,
+            store.listen(groupChannel(groupId), (message) => target.onSignal(message)),
+          );
+        },
         store,
         pageSize,
         maxBufferedBytes,
@@ -208,6 +225,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
       });
       const jitter = 0.9 + Math.random() * 0.2;
       open.set(connection, { endsAt: Date.now() + maxAgeMs * jitter, unlisten });
+      watching.set(connection, groups);
       let tab = byTab.get(tabId);
       if (!tab) {
         tab = new Set();

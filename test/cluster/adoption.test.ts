@@ -24,8 +24,8 @@ const sequence = (registrationId: string) =>
       (e.payload as { data: { stockChanged: { stock: number } } }).data.stockChanged.stock,
     ]);
 
-describe('leases and adoption: two Yoga instances sharing one store and one replayable pubsub', () => {
-  it('hands a registration over on dispose; the other resumes right after the last event that became a message', async () => {
+describe('instance leases and adoption: two Yoga instances sharing one store and one replayable pubsub', () => {
+  it('hands a group over on dispose; the other resumes right after the last event that became a message', async () => {
     cluster = createCluster();
     const a = c().start('a');
     const b = c().start('b');
@@ -34,9 +34,10 @@ describe('leases and adoption: two Yoga instances sharing one store and one repl
     await c().publish('p1', 2);
     await waitFor(() => expect(c().envelopesOf(registrationId)).toHaveLength(2));
 
+    const group = await c().groupOf(registrationId);
     await a.yoga.dispose();
     // Released at once, not left to expire.
-    expect(await c().store.listUnowned(Date.now(), 10)).toEqual([registrationId]);
+    expect(await c().orphans()).toEqual([group?.id]);
     await c().publish('p1', 3);
     await c().publish('p1', 4);
     await waitFor(() => expect(c().envelopesOf(registrationId)).toHaveLength(4));
@@ -61,7 +62,7 @@ describe('leases and adoption: two Yoga instances sharing one store and one repl
     const cutOff = partitionable(c().store);
     const a = c().start('a', cutOff.store);
     const { registrationId } = await c().register(a.yoga, 'p1');
-    expect((await c().store.getRegistration(registrationId))?.cursor).toMatch(/^\d+-\d+$/);
+    expect((await c().groupOf(registrationId))?.cursor).toMatch(/^\d+-\d+$/);
 
     // From here on, the owner cannot reach the store: as good as dead.
     cutOff.cut = true;
@@ -77,7 +78,7 @@ describe('leases and adoption: two Yoga instances sharing one store and one repl
     expect(c().stocksSentBy(b.sender, registrationId)).toEqual([1, 2]);
   });
 
-  it('takes a registration from an owner cut off from the store; the old owner stops and every event is pushed once', async () => {
+  it('takes a group from an owner cut off from the store; the old owner stops and every event is pushed once', async () => {
     cluster = createCluster();
     const cutOff = partitionable(c().store);
     const a = c().start('a', cutOff.store);
@@ -87,11 +88,12 @@ describe('leases and adoption: two Yoga instances sharing one store and one repl
     await waitFor(() => expect(c().envelopesOf(registrationId)).toHaveLength(1));
 
     cutOff.cut = true;
-    // The owner pulls event 2 and keeps retrying its append; its lease runs out meanwhile.
+    // The owner pulls event 2 and keeps retrying its append; its instance lease runs out
+    // meanwhile.
     await c().publish('p1', 2);
     await waitFor(() => expect(c().stocksSentBy(b.sender, registrationId)).toEqual([2]));
     cutOff.cut = false;
-    // Back in touch, it finds the lease taken (renewal or fenced append) and closes its stream.
+    // Back in touch, its append is refused (fenced) and it closes its stream.
     await waitFor(() => expect(c().observed.returned).toBe(1));
     await c().publish('p1', 3);
     await waitFor(() => expect(c().envelopesOf(registrationId)).toHaveLength(3));
@@ -105,7 +107,7 @@ describe('leases and adoption: two Yoga instances sharing one store and one repl
     expect(c().stocksSentBy(b.sender, registrationId)).toEqual([2, 3]);
   });
 
-  it('resumes its own registration from the stored cursor when its lease lapsed while the store was away', async () => {
+  it('keeps its own group when its lease lapsed while the store was away and nobody claimed it', async () => {
     cluster = createCluster();
     const cutOff = partitionable(c().store);
     const a = c().start('a', cutOff.store);
@@ -116,9 +118,8 @@ describe('leases and adoption: two Yoga instances sharing one store and one repl
     cutOff.cut = true;
     await c().publish('p1', 2);
     await c().publish('p1', 3);
-    await waitFor(async () =>
-      expect(await c().store.listUnowned(Date.now(), 10)).toEqual([registrationId]),
-    );
+    const group = await c().groupOf(registrationId);
+    await waitFor(async () => expect(await c().orphans()).toEqual([group?.id]));
     cutOff.cut = false;
     await c().publish('p1', 4);
     await waitFor(() => expect(c().envelopesOf(registrationId)).toHaveLength(4));
@@ -135,7 +136,7 @@ describe('leases and adoption: two Yoga instances sharing one store and one repl
     expect(c().stocksSentBy(a.sender, registrationId)).toEqual([1, 2, 3, 4, 5]);
   });
 
-  it('ends an adopted registration with an error message when its kept credentials are refused now', async () => {
+  it('ends an adopted group with an error message when its kept credentials are refused now', async () => {
     cluster = createCluster();
     const a = c().start('a');
     c().start('b');
@@ -168,7 +169,7 @@ describe('leases and adoption: two Yoga instances sharing one store and one repl
       },
     });
     expect((await c().store.getRegistration(registrationId))?.done).toBe(true);
-    expect(await c().store.listUnowned(Date.now() + 60_000, 10)).toEqual([]);
+    expect(await c().groupOf(registrationId)).toMatchObject({ done: true, owner: 'b' });
   });
 
   it('tries an adoption Yoga failed with a 5xx again later, and loses no event meanwhile', async () => {
@@ -183,8 +184,8 @@ describe('leases and adoption: two Yoga instances sharing one store and one repl
     await a.yoga.dispose();
     await waitFor(() => expect(c().observed.contextFailures).toBeGreaterThanOrEqual(1));
     await c().publish('p1', 2);
-    // Still nobody's: the failed attempt gave the lease back.
-    expect(await c().store.listUnowned(Date.now(), 10)).toEqual([registrationId]);
+    // Claimed by b, which tries again after a backoff.
+    expect(await c().groupOf(registrationId)).toMatchObject({ owner: 'b' });
     c().observed.contextDown = false;
     await c().publish('p1', 3);
     await waitFor(() => expect(c().envelopesOf(registrationId)).toHaveLength(3));

@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { createUserAgent, startPushService, type UserAgent } from '../../push-service/index.js';
-import { createRedisKeys } from '../../server/store/redis-keys.js';
+import { createRedisStore } from '../../server/store/redis.js';
 import { keysWithPrefix } from '../../server/store/redis-test-support.js';
 import { generateVapidKeys } from '../../server/vapid.js';
 import { type Balancer, startBalancer } from './balancer.js';
@@ -64,7 +64,8 @@ export async function startCluster({
   };
   const redis = new Redis(redisServer.url, { retryStrategy: () => 20, maxRetriesPerRequest: null });
   redis.on('error', () => {});
-  const keys = createRedisKeys(prefix);
+  // Reads what the instances stored, as one more instance would (it runs nothing).
+  const store = createRedisStore({ redis, prefix });
   const balancer: Balancer = await startBalancer();
   const live: InstanceProcess[] = [];
   let started = 0;
@@ -150,10 +151,16 @@ export async function startCluster({
       for (const tab of tabs) tab.close();
     },
 
-    /** Which instance holds each registration's lease (registration id → instance name). */
+    /**
+     * Which instance runs each registration's execution group (registration id → instance name),
+     * read through a store on the same Redis and prefix.
+     */
     async owners(registrationIds: string[]): Promise<Map<string, string | null>> {
       const names = await Promise.all(
-        registrationIds.map((id) => redis.hget(keys.registration(id), 'lo')),
+        registrationIds.map(async (id) => {
+          const record = await store.getRegistration(id);
+          return record ? ((await store.getGroup(record.groupId))?.owner ?? null) : null;
+        }),
       );
       return new Map(registrationIds.map((id, i) => [id, names[i] ?? null]));
     },
@@ -179,6 +186,7 @@ export async function startCluster({
       await killAllInstances();
       await balancer.close();
       await pushService.close();
+      await store.close?.();
       redis.disconnect();
       await redisServer.stop();
     },

@@ -1,6 +1,7 @@
 /**
  * Several Yoga instances with `useWebPush` in one process, sharing one store and one replayable
- * pubsub, as several servers share Redis. For fast, deterministic tests of leases and adoption.
+ * pubsub, as several servers share Redis. For fast, deterministic tests of instance leases and
+ * the adoption of execution groups.
  */
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { createGraphQLError, createYoga, type YogaServerInstance } from 'graphql-yoga';
@@ -39,7 +40,8 @@ export function partitionable(store: Store): { store: Store; cut: boolean } {
   state.store = new Proxy(store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
+      // `listen` answers at once; a cut-off instance's listeners just hear nothing new.
+      if (typeof value !== 'function' || key === 'listen') return value;
       return async (...args: unknown[]) => {
         if (state.cut) throw new Error('store unreachable');
         return value.apply(target, args);
@@ -179,17 +181,16 @@ export function createCluster({ leaseTtlMs = 300, adoptIntervalMs = 40 } = {}) {
   /** Every envelope of a registration any instance sent, in the order they were sent. */
   const envelopesOf = (registrationId: string): Envelope[] =>
     instances.flatMap(({ sender }) =>
-      sender.sent.filter((m) => m.envelope.reg === registrationId).map((m) => m.envelope),
+      sender.sent.flatMap((m) => m.envelopes.filter((e) => e.reg === registrationId)),
     );
 
   /** The stock values an instance's sender pushed for a registration. */
   const stocksSentBy = (sender: RecordingSender, registrationId: string): number[] =>
     sender.sent
-      .filter((m) => m.envelope.reg === registrationId && m.envelope.type === 'next')
+      .flatMap((m) => m.envelopes)
+      .filter((e) => e.reg === registrationId && e.type === 'next')
       .map(
-        (m) =>
-          (m.envelope.payload as { data: { stockChanged: { stock: number } } }).data.stockChanged
-            .stock,
+        (e) => (e.payload as { data: { stockChanged: { stock: number } } }).data.stockChanged.stock,
       );
 
   const publish = (productId: string, stock: number) =>
@@ -200,5 +201,27 @@ export function createCluster({ leaseTtlMs = 300, adoptIntervalMs = 40 } = {}) {
     await pubSub.close();
   }
 
-  return { store, pubSub, observed, start, register, envelopesOf, stocksSentBy, publish, close };
+  /** The execution group a registration belongs to, as stored. */
+  const groupOf = async (registrationId: string) => {
+    const record = await store.getRegistration(registrationId);
+    return record ? store.getGroup(record.groupId) : null;
+  };
+
+  /** Ids of the groups whose owner's lease has ended at `now`. */
+  const orphans = async (now = Date.now()) =>
+    (await store.listOrphans(now, 1_000)).map((orphan) => orphan.groupId);
+
+  return {
+    store,
+    pubSub,
+    observed,
+    start,
+    register,
+    envelopesOf,
+    stocksSentBy,
+    publish,
+    groupOf,
+    orphans,
+    close,
+  };
 }

@@ -59,4 +59,36 @@ describe('kill -9 of an instance while events flow', () => {
     await eventually(() => expect(feed.confirmed()).toBeGreaterThanOrEqual(400), 30_000);
     await finishAndCheck(cluster, tabs, feed);
   });
+
+  it('kills the owner of shared execution groups while they fan out; every member gets every event once', async () => {
+    await cluster.addInstance();
+    const shared = ['p8', 'p9'];
+    // 24 tabs of 4 browsers, each watching both products: per instance, one group per product
+    // with several members, each event one batched push per browser.
+    const tabs = await cluster.openTabs(4, 6, shared);
+    const ids = tabs.flatMap((tab) => tab.registrations());
+    const owners = await cluster.owners(ids);
+    const members = new Map<string, number>();
+    for (const owner of owners.values())
+      members.set(owner ?? '', (members.get(owner ?? '') ?? 0) + 1);
+    const [victimName, victimMembers = 0] = [...members].sort((a, b) => b[1] - a[1])[0] ?? [''];
+    expect(victimMembers).toBeGreaterThanOrEqual(2 * shared.length);
+    const victim = cluster.live.find((instance) => instance.name === victimName);
+    if (!victim) throw new Error(`no live instance ${victimName}`);
+    const orphans = ids.filter((id) => owners.get(id) === victimName);
+
+    const feed = startFeed(shared, cluster.targets, 80);
+    await eventually(() => expect(feed.confirmed()).toBeGreaterThanOrEqual(40));
+    cluster.withdraw(victim);
+    await victim.kill();
+
+    await eventually(async () => {
+      const now = await cluster.owners(orphans);
+      expect([...now.values()].filter((owner) => owner === victimName || owner === null)).toEqual(
+        [],
+      );
+    }, ADOPT_WITHIN_MS + 3_000);
+    await eventually(() => expect(feed.confirmed()).toBeGreaterThanOrEqual(300), 30_000);
+    await finishAndCheck(cluster, tabs, feed);
+  }, 90_000);
 });

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { parsePushPayload } from '../../protocol/index.js';
 import { createUserAgent } from '../../push-service/index.js';
+import { waitForMode } from '../support/mode.js';
 import { type Stack, startStack, waitFor } from '../support/stack.js';
 import { openTab, watchOverSse } from '../support/tab.js';
 
@@ -65,6 +67,31 @@ describe('subscriptions over Web Push, end to end over real HTTP servers', () =>
     await new Promise((r) => setTimeout(r, 200));
     expect(a.stocks()).toEqual([7, 8]);
     expect(b.stocks()).toEqual([70]);
+  });
+
+  it('sends one push for two tabs of one browser watching the same product, and each tab gets its own envelope', async () => {
+    const { stack, ua } = await setup();
+    const tabA = openTab(stack.url, ua);
+    const tabB = openTab(stack.url, ua);
+    const a = tabA.watch('p1');
+    const b = tabB.watch('p1');
+    cleanups.push(a.unsubscribe, b.unsubscribe);
+    await registered(stack, 2);
+    await Promise.all([waitForMode(tabA.handle, 'push'), waitForMode(tabB.handle, 'push')]);
+    const batches: number[] = [];
+    ua.onMessage((data) => batches.push(parsePushPayload(data)?.length ?? 0));
+    const accepted = stack.pushService.stats().accepted;
+
+    await stack.setStock('p1', 5);
+    await stack.setStock('p1', 6);
+
+    await waitFor(() => a.results.length >= 2 && b.results.length >= 2, 'both tabs served');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(a.stocks()).toEqual([5, 6]);
+    expect(b.stocks()).toEqual([5, 6]);
+    // One push per event carried both tabs' envelopes; the user agent's link split them.
+    expect(stack.pushService.stats().accepted - accepted).toBe(2);
+    expect(batches).toEqual([2, 2]);
   });
 
   it('emits a push that the push service delivers twice only once', async () => {

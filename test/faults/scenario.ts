@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { parseEnvelope } from '../../protocol/index.js';
+import { type Envelope, parsePushPayload } from '../../protocol/index.js';
 import { createUserAgent, type Faults, type PushServiceStats } from '../../push-service/index.js';
 import { type FaultStack, startFaultStack } from '../support/fault-stack.js';
 import { type FeedTab, type FeedWatch, openFeedTab } from '../support/fault-tab.js';
@@ -213,8 +213,9 @@ export async function runDeliveryScenario(
   const arrivals: Arrivals = { total: 0, duplicates: 0, outOfOrder: 0 };
   const seen = new Map<string, { max: number; seqs: Set<number> }>();
   ua.onMessage((data) => {
-    const envelope = parseEnvelope(data);
-    if (!envelope) return;
+    for (const envelope of parsePushPayload(data) ?? []) count(envelope);
+  });
+  function count(envelope: Envelope): void {
     arrivals.total++;
     let reg = seen.get(envelope.reg);
     if (!reg) {
@@ -225,7 +226,7 @@ export async function runDeliveryScenario(
     if (envelope.seq < reg.max) arrivals.outOfOrder++;
     reg.seqs.add(envelope.seq);
     reg.max = Math.max(reg.max, envelope.seq);
-  });
+  }
 
   for (let t = 0; t < shape.tabs; t++) {
     const tab = openFeedTab(stack.url, ua, {
@@ -248,7 +249,8 @@ export async function runDeliveryScenario(
   const feeds = await Promise.all(
     registrationIds().map(async (registrationId) => {
       const record = await stack.store.getRegistration(registrationId);
-      return { registrationId, feed: String(record?.variables?.feed) };
+      const group = record && (await stack.store.getGroup(record.groupId));
+      return { registrationId, feed: String(group?.variables?.feed) };
     }),
   );
   const seqOf = async (registrationId: string) =>
