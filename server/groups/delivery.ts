@@ -66,12 +66,12 @@ const encoder = new TextEncoder();
 
 /**
  * One member's envelope as JSON text, written by hand: the payload's JSON is made once per
- * message and spliced into every member's envelope.
+ * message and spliced into every member's envelope. Ids need no escaping: tab ids are checked
+ * against the protocol's base64url shape when they arrive, registration ids are ours.
  */
 function envelopeText(member: MemberRoute, seq: number, type: string, payload?: string): string {
   const own = seq - member.base;
-  const reg = JSON.stringify(member.id);
-  const head = `{"v":${PROTOCOL_VERSION},"id":${JSON.stringify(`${member.id}:${own}`)},"tab":${JSON.stringify(member.tabId)},"reg":${reg},"seq":${own},"type":"${type}"`;
+  const head = `{"v":${PROTOCOL_VERSION},"id":"${member.id}:${own}","tab":"${member.tabId}","reg":"${member.id}","seq":${own},"type":"${type}"`;
   return payload === undefined ? `${head}}` : `${head},"payload":${payload}}`;
 }
 
@@ -153,16 +153,16 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   /** One push; on `too-large` from the push service, once more as references. */
   const send = async (
     target: PushTarget,
-    text: string,
-    refs: string | null,
+    plaintext: Uint8Array,
+    refs: (() => string) | null,
     sendOptions: SendOptions,
     label: string,
   ): Promise<'ok' | 'gone' | 'failed'> => {
-    let result = await sender.send(target, encoder.encode(text), sendOptions);
+    let result = await sender.send(target, plaintext, sendOptions);
     if (!result.ok && result.reason === 'too-large' && refs !== null) {
       // The push service's limit is below ours: the tabs fetch the payloads instead.
       telemetry?.refPushed({ cause: 'refused' });
-      result = await sender.send(target, encoder.encode(refs), sendOptions);
+      result = await sender.send(target, encoder.encode(refs()), sendOptions);
     }
     if (result.ok) return 'ok';
     if (result.reason === 'gone') return 'gone';
@@ -190,19 +190,25 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     const now = Date.now();
     const lifetime = Math.floor((Math.min(...members.map((m) => m.expiresAt)) - now) / 1000);
     const ttl = Math.max(0, Math.min(ttlSeconds, lifetime));
-    const full = members.map((member) => envelopeText(member, seq, message.type, payload));
-    const refs = members.map((member) => envelopeText(member, seq, 'ref'));
-    const fullText = batchText(full);
-    const fits = Buffer.byteLength(fullText) <= maxPayloadBytes;
+    // Encoded once: its length decides, and the same bytes are sent. References are made only
+    // when they are needed (rarely: a result too large, or a push service's lower limit).
+    const full = encoder.encode(
+      batchText(members.map((member) => envelopeText(member, seq, message.type, payload))),
+    );
+    const refs = () => members.map((member) => envelopeText(member, seq, 'ref'));
+    const fits = full.byteLength <= maxPayloadBytes;
     if (!fits) telemetry?.refPushed({ cause: 'too-large' });
     const parts = fits
-      ? [{ text: fullText, refs: batchText(refs) }]
-      : pack(refs, maxPayloadBytes).map((part) => ({ text: batchText(part), refs: null }));
+      ? [{ plaintext: full, refs: () => batchText(refs()) }]
+      : pack(refs(), maxPayloadBytes).map((part) => ({
+          plaintext: encoder.encode(batchText(part)),
+          refs: null,
+        }));
     const outcomes = await Promise.all(
-      parts.map(({ text, refs: fallback }, part) =>
+      parts.map(({ plaintext, refs: fallback }, part) =>
         send(
           target,
-          text,
+          plaintext,
           fallback,
           {
             ttlSeconds: ttl,
