@@ -1,137 +1,92 @@
-import { randomBytes } from 'node:crypto';
-import { createYoga } from 'graphql-yoga';
-import webpush from 'web-push';
-import type { PushSubscriptionData } from '../protocol/index.js';
-import { createUserAgent, startPushService } from '../push-service/index.js';
-import { createMemoryStore, generateVapidKeys, useWebPush } from '../server/index.js';
-import { createInventorySchema } from '../test/support/inventory-schema.js';
-import { compare, measurement, type SuiteResult } from './harness.js';
+import { type FanoutOptions, measureFanout } from './fanout-round.js';
+import {
+  type Comparison,
+  compare,
+  type Measurement,
+  measurement,
+  type SuiteResult,
+} from './harness.js';
 
-const BROWSERS = 10;
-const PER_BROWSER = 50;
-const EVENTS = 5;
-const QUERY = 'subscription ($p: ID!) { stockChanged(productId: $p) { id stock } }';
+const SIZES = { browsers: 1000, tabs: 10, rounds: 7, inFlight: 50 };
+
+const TRANSPORTS = [
+  ['http2', 'HTTP/2 to the push service in secure mode, as to FCM, autopush, APNs and WNS'],
+  ['http1', 'HTTP/1.1 keep-alive to the plain push service'],
+] as const;
 
 /**
- * Fan-out: one event to 500 registrations (10 browsers × 50), through the whole server path
- * (execute per registration, append to the log, encrypt, VAPID, POST over keep-alive HTTP) to the
- * local push service, timed until the push service has accepted every message. The baseline sends
- * the same number of already-serialised messages with `web-push`'s `generateRequestDetails` and
- * Node's `fetch` (keep-alive, 8 in flight), i.e. what an application would do with web-push by hand, without any
- * GraphQL execution or message log.
+ * Fan-out: one event to 10,000 registrations of one operation (1,000 browsers × 10 tabs, every
+ * tab one registration; one execution group, one push per browser), the server in a process of
+ * its own, the push service and the browsers (offline: the service stores what it accepts) here.
+ * Per round, in rotating order, all in the server's process and on the same 1,000 pushes:
+ * - ours: the server's CPU time (`process.cpuUsage`, every thread, the encryption worker
+ *   included) from the publish until the last push was answered (the push service counts them);
+ * - the encryption floor: the same plaintexts for the same subscriptions encrypted alone, RFC 8291
+ *   with node:crypto, no VAPID, no HTTP;
+ * - bare: the floor plus one bare POST each with Node's HTTP, 256 in flight (`bare-send.ts`),
+ *   what no sender can go below with node:http2 / node:http;
+ * - `web-push` by hand: `generateRequestDetails` and a keep-alive agent, 50 in flight.
+ * Twice: over HTTP/2 (the production path: web-push speaks HTTPS/1.1 there) and over HTTP/1.1.
  */
 export async function run(): Promise<SuiteResult> {
-  const service = await startPushService({
-    port: 0,
-    maxPendingPerUserAgent: Number.POSITIVE_INFINITY,
-  });
-  const vapid = { subject: 'mailto:bench@example.com', ...generateVapidKeys() };
-  const subscriptions: PushSubscriptionData[] = [];
-  for (let i = 0; i < BROWSERS; i++) {
-    const ua = createUserAgent({ serviceUrl: service.wsUrl });
-    subscriptions.push(await ua.subscribe(vapid.publicKey));
-    // Offline browsers: the service stores the messages, so only the sending side is measured.
-    await ua.close();
-  }
-  const inventory = createInventorySchema();
-  const yoga = createYoga({
-    schema: inventory.schema,
-    logging: false,
-    plugins: [
-      useWebPush({
-        vapid,
-        store: createMemoryStore(),
-        allowedPushOrigins: [service.origin],
-        registrationTtlMs: 600_000,
-        maxRegistrationsPerTab: PER_BROWSER,
-        maxRegistrationsPerSubscription: PER_BROWSER,
-      }),
-    ],
-  });
-  const call = async (path: string, method: string, body: unknown) => {
-    const res = await yoga.fetch(`http://yoga/graphql${path}`, {
-      method,
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json',
-        'x-graphql-web-push': 'register',
-      },
-      body: JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as Record<string, never>;
-  };
-  for (const subscription of subscriptions) {
-    const { subscriptionId } = await call('/push/subscriptions', 'PUT', subscription);
-    const tabId = randomBytes(16).toString('base64url');
-    for (let i = 0; i < PER_BROWSER; i++) {
-      await call('', 'POST', {
-        query: QUERY,
-        variables: { p: 'p1' },
-        extensions: { webPush: { subscriptionId, tabId, operationKey: String(i) } },
-      });
+  const measurements: Measurement[] = [];
+  const comparisons: Comparison[] = [];
+  const notes: string[] = [];
+  for (const [transport, description] of TRANSPORTS) {
+    const options: FanoutOptions = { transport, ...SIZES };
+    const samples = await measureFanout(options);
+    const name = (what: string) => `fanout.${transport}.${what}`;
+    const ours = measurement(name('cpu-per-push.ours'), 'µs/push', samples.cpu.ours);
+    const floor = measurement(name('cpu-per-push.encryption-floor'), 'µs/push', samples.cpu.floor);
+    const bare = measurement(name('cpu-per-push.bare-http'), 'µs/push', samples.cpu.bare);
+    const webPush = measurement(
+      name('cpu-per-push.web-push-by-hand'),
+      'µs/push',
+      samples.cpu['web-push'],
+    );
+    const perRound = (baseline: number[]) =>
+      samples.cpu.ours.map((value, round) => value / (baseline[round] as number));
+    measurements.push(
+      ours,
+      floor,
+      bare,
+      webPush,
+      measurement(name('cpu-ours-over-floor.per-round'), 'ratio', perRound(samples.cpu.floor)),
+      measurement(
+        name('cpu-ours-over-web-push.per-round'),
+        'ratio',
+        perRound(samples.cpu['web-push']),
+      ),
+      measurement(name('pushes-per-event'), 'pushes', samples.pushes),
+      measurement(name('plaintext-per-push'), 'bytes', samples.bytes),
+      measurement(name('wall-per-event.ours'), 'ms', samples.wall.ours),
+      measurement(name('wall-per-event.web-push-by-hand'), 'ms', samples.wall['web-push']),
+    );
+    comparisons.push(
+      compare(
+        `${transport}: server CPU per push, ours / encryption floor (target ≤ 1.5)`,
+        ours,
+        floor,
+      ),
+      compare(
+        `${transport}: server CPU per push, ours / web-push by hand (target ≤ 0.33)`,
+        ours,
+        webPush,
+      ),
+      compare(`${transport}: server CPU per push, bare HTTP / encryption floor`, bare, floor),
+      compare(`${transport}: server CPU per push, ours / bare HTTP`, ours, bare),
+    );
+    notes.push(
+      `${transport}: ${description}; ${samples.registrations} registrations (${options.browsers} browsers × ${options.tabs} tabs), ${options.rounds} rounds of ours, floor, bare (256 in flight) and web-push (${options.inFlight} in flight) in rotating order.`,
+    );
+    if (samples.profiles.length > 0) {
+      notes.push(
+        `${transport}: profiles (server process, main thread): ${samples.profiles.join(', ')}.`,
+      );
     }
   }
-  const total = BROWSERS * PER_BROWSER;
-  const acceptedReach = async (target: number) => {
-    while (service.stats().accepted < target) await new Promise((r) => setTimeout(r, 1));
-  };
-
-  const ours: number[] = [];
-  const baseline: number[] = [];
-  const payload = Buffer.from(
-    JSON.stringify({
-      v: 1,
-      id: 'r:1',
-      tab: 't',
-      reg: 'r',
-      seq: 1,
-      type: 'next',
-      payload: { data: { stockChanged: { id: 'p1', stock: 1 } } },
-    }),
+  notes.push(
+    'CPU: process.cpuUsage of the server process (all threads: the sender’s encryption worker, V8’s GC helpers) from the publish until the last push was answered. The push service (a VAPID check per request, storage) and the browsers run in the parent process on the same two cores.',
   );
-  for (let event = 1; event <= EVENTS; event++) {
-    let start = performance.now();
-    const target = service.stats().accepted + total;
-    await inventory.pubSub.publish('stockChanged', 'p1', { id: 'p1', name: 'x', stock: event });
-    await acceptedReach(target);
-    ours.push((performance.now() - start) / total);
-
-    start = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (next < total) {
-          const subscription = subscriptions[next++ % BROWSERS] as PushSubscriptionData;
-          const details = webpush.generateRequestDetails(subscription, payload, {
-            vapidDetails: vapid,
-            TTL: 60,
-            contentEncoding: 'aes128gcm',
-          });
-          const res = await fetch(details.endpoint, {
-            method: 'POST',
-            headers: details.headers as Record<string, string>,
-            body: new Uint8Array(details.body as Buffer),
-          });
-          await res.arrayBuffer();
-        }
-      }),
-    );
-    baseline.push((performance.now() - start) / total);
-  }
-  await yoga.dispose();
-  await service.close();
-
-  const oursM = measurement('fanout.ours', 'ms/message', ours);
-  const baseM = measurement('fanout.web-push-by-hand', 'ms/message', baseline);
-  return {
-    suite: 'fanout',
-    measurements: [oursM, baseM],
-    comparisons: [
-      compare('fan-out time per message, ours (whole path) / web-push by hand', oursM, baseM),
-    ],
-    notes: [
-      `${EVENTS} events × ${total} registrations (${BROWSERS} push subscriptions); the local push service verifies VAPID on every request in the same process, which both sides pay`,
-    ],
-  };
+  return { suite: 'fanout', measurements, comparisons, notes };
 }

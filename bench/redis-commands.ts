@@ -8,7 +8,7 @@ import { createPubSub, createRedisStore, generateVapidKeys, useWebPush } from '.
 import { openTab, type Tab } from '../test/cluster/traffic.js';
 
 /** Calls per command name since the last `CONFIG RESETSTAT`, without INFO and CONFIG themselves. */
-async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+export async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   const calls = new Map<string, number>();
   for (const match of (await redis.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) {
     const [, name = '', count = '0'] = match;
@@ -18,13 +18,13 @@ async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   return calls;
 }
 
-const sum = (calls: Map<string, number>) => [...calls.values()].reduce((a, b) => a + b, 0);
+export const sum = (calls: Map<string, number>) => [...calls.values()].reduce((a, b) => a + b, 0);
 
 /**
  * Counts the commands a client (and the connections it duplicates, such as the pubsub's blocking
  * one) sends: round trips, unlike `INFO commandstats`, which also counts what scripts call.
  */
-function countSent(redis: Redis): { sent: number } {
+export function countSent(redis: Redis): { sent: number } {
   const counter = { sent: 0 };
   const wrap = (client: Redis): Redis => {
     const send = client.sendCommand.bind(client);
@@ -50,8 +50,10 @@ export interface CommandsRound {
   commands: number;
   /** Commands per name, for the notes. */
   byCommand: Record<string, number>;
-  /** Commands sent per second with the same registrations and no events (lease renewals, …). */
+  /** Commands sent per second with the same registrations and no events (heartbeat, …). */
   idlePerSecond: number;
+  /** Commands Redis executed per name in the idle window, for the notes. */
+  idleByCommand: Record<string, number>;
   registrations: number;
 }
 
@@ -130,9 +132,11 @@ export async function measureCommands(
     const watches = opened.flatMap((tab) => tab.watches);
     await waitUntil(() => opened.every((tab) => tab.registrations().length === 2), 20_000);
 
+    await admin.call('CONFIG', 'RESETSTAT');
     const idleFrom = counter.sent;
     await new Promise((resolve) => setTimeout(resolve, idleMs));
     const idle = counter.sent - idleFrom;
+    const idleCalls = await commandCalls(admin);
 
     await admin.call('CONFIG', 'RESETSTAT');
     const sentFrom = counter.sent;
@@ -148,6 +152,7 @@ export async function measureCommands(
       commands: sum(calls),
       byCommand: Object.fromEntries([...calls].sort((a, b) => b[1] - a[1])),
       idlePerSecond: idle / (idleMs / 1000),
+      idleByCommand: Object.fromEntries([...idleCalls].sort((a, b) => b[1] - a[1])),
       registrations: watches.length,
     };
   } finally {

@@ -3,6 +3,7 @@ import { startRedisServer } from '../test/cluster/processes.js';
 import { measurement, type SuiteResult } from './harness.js';
 import { measureAdoption } from './redis-adoption.js';
 import { measureCommands } from './redis-commands.js';
+import { measureIdle } from './redis-idle.js';
 import { measureMemory } from './redis-memory.js';
 
 const ROUNDS = 3;
@@ -15,7 +16,10 @@ const ROUNDS = 3;
  * - Redis commands per delivered message, around 250 events delivered to 20 registrations
  *   through the link: the commands the server sent (round trips), and those Redis executed
  *   (`INFO commandstats`, which counts what Lua scripts call too); and the commands sent per
- *   second and registration with no events (the instance's heartbeat, one per instance);
+ *   second and registration with no events while the tabs renew every second;
+ * - idle: round trips per second an instance sends for 2,000 idle registrations with nobody
+ *   renewing (its own heartbeat and scans: per instance, not per registration), and round trips
+ *   per registration of one renewal;
  * - time until a surviving instance owns every registration of one killed with `kill -9`, and of
  *   one stopped with SIGTERM (graceful hand-over), with the default 5 s lease.
  */
@@ -28,6 +32,9 @@ export async function run(): Promise<SuiteResult> {
 
     const commands = [];
     for (let round = 0; round < ROUNDS; round++) commands.push(await measureCommands(server.url));
+
+    const idle = [];
+    for (let round = 0; round < ROUNDS; round++) idle.push(await measureIdle(server.url));
 
     const adoption = await measureAdoption(server.url, { rounds: ROUNDS });
 
@@ -66,8 +73,23 @@ export async function run(): Promise<SuiteResult> {
           commands.map((c) => c.commands / c.deliveries),
         ),
         measurement(
-          'redis.idle-commands-per-registration',
-          'commands/s/registration',
+          'redis.idle-round-trips-per-registration',
+          'round trips/s/registration',
+          idle.map((i) => i.idlePerSecond / i.registrations),
+        ),
+        measurement(
+          'redis.idle-round-trips-per-instance',
+          'round trips/s',
+          idle.map((i) => i.idlePerSecond),
+        ),
+        measurement(
+          'redis.renewal-round-trips-per-registration',
+          'round trips/renewal',
+          idle.map((i) => i.perRenewedRegistration),
+        ),
+        measurement(
+          'redis.round-trips-per-registration.tabs-renewing-every-second',
+          'round trips/s/registration',
           commands.map((c) => c.idlePerSecond / c.registrations),
         ),
         measurement(
@@ -85,6 +107,7 @@ export async function run(): Promise<SuiteResult> {
       notes: [
         'Memory: 1000 registrations (10 per tab, a session cookie kept) in 100 execution groups (90-character document, one variable, a cursor), then 50 results appended to each group (stored once per group; about 60 bytes of result JSON each).',
         `Commands: ${last?.deliveries} deliveries to ${last?.registrations} registrations; commands executed in the last round (INFO commandstats, script calls included): ${JSON.stringify(last?.byCommand)}.`,
+        `Idle: ${idle.at(-1)?.registrations} registrations on the stream (tabs of 10, 10 operations) on one instance, 10 s with no event and no renewal: what the instance sends by itself (heartbeat, orphan and expiry scans), whatever the number of registrations; executed: ${JSON.stringify(idle.at(-1)?.idleByCommand)}. Renewal: one POST …/renew per tab; the client renews every registrationTtlMs / 3 (20 s by default), so a live tab adds renewal-round-trips-per-registration / 20 per second.`,
         'Adoption: 50 registrations in 5 groups per instance; instance lease 5000 ms; the lease left at the kill (it is renewed every third of its TTL) dominates.',
       ],
     };

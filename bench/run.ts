@@ -11,6 +11,8 @@ const suites: Record<string, () => Promise<{ run(): Promise<SuiteResult> }>> = {
   encrypt: () => import('./encrypt.js'),
   'idle-memory': () => import('./idle-memory.js'),
   fanout: () => import('./fanout.js'),
+  'publish-push': () => import('./publish-push.js'),
+  'latency-rtt': () => import('./latency-rtt.js'),
   redis: () => import('./redis.js'),
   stream: () => import('./stream.js'),
   'encryption-pool': () => import('./encryption-pool.js'),

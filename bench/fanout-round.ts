@@ -1,0 +1,115 @@
+import { mkdirSync } from 'node:fs';
+import { checkPushes, startPushBench } from './push-bench.js';
+import { registerTabs, subscribeBrowsers } from './push-browsers.js';
+
+/** What the fan-out is compared with, besides itself. */
+export type Side = 'ours' | 'floor' | 'bare' | 'web-push';
+export const SIDES: readonly Side[] = ['ours', 'floor', 'bare', 'web-push'];
+
+/** Events (and bare rounds) per profile, with `BENCH_PROFILE`. */
+const PROFILED_EVENTS = 3;
+
+/** Options of {@link measureFanout}. */
+export interface FanoutOptions {
+  /** HTTP/2 to a push service in secure mode, or HTTP/1.1 to a plain one. */
+  transport: 'http2' | 'http1';
+  browsers: number;
+  tabs: number;
+  rounds: number;
+  /** web-push's requests in flight. */
+  inFlight: number;
+}
+
+/** Per side and round: CPU per push (µs) and wall time (ms); and the events' shape. */
+export interface FanoutSamples {
+  cpu: Record<Side, number[]>;
+  wall: Record<Side, number[]>;
+  pushes: number[];
+  bytes: number[];
+  registrations: number;
+  profiles: string[];
+}
+
+/**
+ * One transport: the push service, the server (own process) with `browsers × tabs`
+ * registrations of one operation, then `rounds` rounds of the four sides in rotating order.
+ * With `BENCH_PROFILE=<dir>`, more events, bare rounds and a web-push round are profiled
+ * afterwards (CPU and allocations, main thread only).
+ * @param options - transport and sizes
+ * @returns the samples
+ */
+export async function measureFanout(options: FanoutOptions): Promise<FanoutSamples> {
+  const { transport, browsers, tabs, rounds, inFlight } = options;
+  const bench = await startPushBench({ secure: transport === 'http2' });
+  try {
+    const subscriptions = await subscribeBrowsers(
+      bench.service.wsUrl,
+      bench.vapid.publicKey,
+      browsers,
+    );
+    const registrations = await registerTabs(bench.url, subscriptions, tabs, 'p1');
+    let stock = 0;
+    // Warm-up: the first event also records the pushes the baselines send again.
+    checkPushes('warm-up', await bench.publish('p1', ++stock, browsers, true), browsers);
+    checkPushes('warm-up', await bench.publish('p1', ++stock, browsers), browsers);
+    checkPushes('warm-up', await bench.webPush(inFlight), browsers);
+    checkPushes('warm-up', await bench.bare(256), browsers);
+    await bench.floor();
+
+    const empty = () =>
+      ({ ours: [], floor: [], bare: [], 'web-push': [] }) as Record<Side, number[]>;
+    const samples: FanoutSamples = {
+      cpu: empty(),
+      wall: empty(),
+      pushes: [],
+      bytes: [],
+      registrations,
+      profiles: [],
+    };
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < SIDES.length; i++) {
+        const side = SIDES[(round + i) % SIDES.length] as Side;
+        let cost: { cpuUs: number; wallMs: number; pushes: number; failed: number };
+        if (side === 'ours') {
+          const before = bench.service.stats().accepted;
+          const event = await bench.publish('p1', ++stock, browsers);
+          checkPushes('event', event, browsers, bench.service.stats().accepted - before);
+          samples.pushes.push(event.pushes);
+          samples.bytes.push(event.bytes / event.pushes);
+          cost = event;
+        } else if (side === 'floor') {
+          cost = await bench.floor();
+        } else if (side === 'bare') {
+          cost = await bench.bare(256);
+          checkPushes('bare', cost, browsers);
+        } else {
+          cost = await bench.webPush(inFlight);
+          checkPushes('web-push', cost, browsers);
+        }
+        samples.cpu[side].push(cost.cpuUs / cost.pushes);
+        samples.wall[side].push(cost.wallMs);
+      }
+    }
+
+    const dir = process.env.BENCH_PROFILE;
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      const events = async () => {
+        for (let i = 0; i < PROFILED_EVENTS; i++) await bench.publish('p1', ++stock, browsers);
+      };
+      const bare = async () => {
+        for (let i = 0; i < PROFILED_EVENTS; i++) await bench.bare(256);
+      };
+      samples.profiles.push(
+        await bench.profile(dir, `fanout-${transport}-ours`, events),
+        await bench.profile(dir, `fanout-${transport}-ours`, events, 'allocations'),
+        await bench.profile(dir, `fanout-${transport}-bare`, bare),
+        await bench.profile(dir, `fanout-${transport}-bare`, bare, 'allocations'),
+        await bench.profile(dir, `fanout-${transport}-web-push`, () => bench.webPush(inFlight)),
+      );
+    }
+    return samples;
+  } finally {
+    await bench.close();
+  }
+}

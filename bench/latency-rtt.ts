@@ -1,0 +1,93 @@
+import { startDelayProxy } from './delay-proxy.js';
+import { compare, measurement, type SuiteResult } from './harness.js';
+import { checkPushes, startPushBench } from './push-bench.js';
+import { registerTabs, subscribeBrowsers } from './push-browsers.js';
+
+const BROWSERS = 5000;
+const ROUNDS = 5;
+const DELAY_MS = 50;
+const IN_FLIGHT = 50;
+/** The proxy takes the service's port on another loopback address. */
+const PROXY_ADDRESS = '127.0.0.2';
+
+/**
+ * One event to 5,000 registrations with a push service 50 ms away: the local push service named
+ * `localhost`, a proxy on 127.0.0.2 at the same port that holds each request 50 ms, and the
+ * server (own process) resolving `localhost` to the proxy, so that endpoints and VAPID audience
+ * are the service's while every request crosses the delay. The 5,000 registrations are 5,000
+ * browsers (one tab each): no batching, 5,000 pushes per event, the same work `web-push` does, so
+ * the comparison is of sending alone. Per round, alternating: the event's wall time from the
+ * publish until the last push was answered, and the same 5,000 pushes with `web-push` by hand, 50
+ * in flight through the same proxy. The sender runs with its default concurrency per origin.
+ */
+export async function run(): Promise<SuiteResult> {
+  const bench = await startPushBench({ host: 'localhost', localhostAddress: PROXY_ADDRESS });
+  const proxy = await startDelayProxy({
+    host: PROXY_ADDRESS,
+    port: bench.service.port,
+    target: { host: 'localhost', port: bench.service.port },
+    delayMs: DELAY_MS,
+  }).catch(async (error) => {
+    await bench.close();
+    throw error;
+  });
+  try {
+    const subscriptions = await subscribeBrowsers(
+      bench.service.wsUrl,
+      bench.vapid.publicKey,
+      BROWSERS,
+    );
+    await registerTabs(bench.url, subscriptions, 1, 'p1');
+    let stock = 0;
+    checkPushes('warm-up', await bench.publish('p1', ++stock, BROWSERS, true), BROWSERS);
+    checkPushes('warm-up', await bench.webPush(IN_FLIGHT), BROWSERS);
+    if (proxy.requests !== 2 * BROWSERS) {
+      throw new Error(`bench: ${proxy.requests} requests crossed the proxy, not ${2 * BROWSERS}`);
+    }
+
+    const wall = { ours: [] as number[], webPush: [] as number[] };
+    const cpu = { ours: [] as number[], webPush: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const side of round % 2
+        ? (['webPush', 'ours'] as const)
+        : (['ours', 'webPush'] as const)) {
+        const cost =
+          side === 'ours'
+            ? await bench.publish('p1', ++stock, BROWSERS)
+            : await bench.webPush(IN_FLIGHT);
+        checkPushes(side, cost, BROWSERS);
+        wall[side].push(cost.wallMs);
+        cpu[side].push(cost.cpuUs / cost.pushes);
+      }
+    }
+    const oursM = measurement('latency-rtt.wall-per-event.ours', 'ms', wall.ours);
+    const webPushM = measurement('latency-rtt.wall-per-event.web-push-by-hand', 'ms', wall.webPush);
+    return {
+      suite: 'latency-rtt',
+      measurements: [
+        oursM,
+        webPushM,
+        measurement(
+          'latency-rtt.ours-over-web-push.per-round',
+          'ratio',
+          wall.ours.map((ms, round) => ms / (wall.webPush[round] as number)),
+        ),
+        measurement('latency-rtt.cpu-per-push.ours', 'µs/push', cpu.ours),
+        measurement('latency-rtt.cpu-per-push.web-push-by-hand', 'µs/push', cpu.webPush),
+      ],
+      comparisons: [
+        compare(
+          `wall time per event with a ${DELAY_MS} ms round trip, ours / web-push by hand, ${IN_FLIGHT} in flight (target ≤ 0.25)`,
+          oursM,
+          webPushM,
+        ),
+      ],
+      notes: [
+        `${BROWSERS} browsers with one registration each (one operation, one group; no batching), ${ROUNDS} rounds, sides alternating; ${DELAY_MS} ms added by a proxy to every request; the sender's default concurrency per origin (HTTP/1.1 keep-alive to an http push service). ${IN_FLIGHT} in flight bounds web-push to ${((BROWSERS / IN_FLIGHT) * DELAY_MS) / 1000} s per event.`,
+      ],
+    };
+  } finally {
+    await proxy.close();
+    await bench.close();
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * A `PushSender` that wraps the real one and tells the bench when an event's pushes are all
+ * answered, without polling: the CPU time of a fan-out is read in the callback of its last
+ * answer, so nothing the bench does while waiting is counted.
+ */
+import type { PushSender, PushTarget, SendOptions } from '../server/push/index.js';
+import { cpuSince } from './child.js';
+
+/** One push as the server handed it to the sender, kept to send the same pushes by hand. */
+export interface CapturedPush {
+  target: PushTarget;
+  plaintext: Buffer;
+  options: SendOptions;
+}
+
+/** What one event's pushes cost, from the publish until the last answer. */
+export interface EventCost {
+  /** CPU time of the whole process (all threads), microseconds. */
+  cpuUs: number;
+  wallMs: number;
+  /** From the publish until the first push was answered. */
+  firstMs: number;
+  /** Pushes sent (a batch counts once). */
+  pushes: number;
+  /** Pushes that did not end in 2xx. */
+  failed: number;
+  /** Plaintext bytes of all pushes. */
+  bytes: number;
+}
+
+interface Round {
+  expect: number;
+  capture: boolean;
+  started: number;
+  settled: number;
+  failed: number;
+  bytes: number;
+  cpu: NodeJS.CpuUsage;
+  at: number;
+  firstAt: number | undefined;
+  captured: CapturedPush[];
+  done(cost: EventCost): void;
+}
+
+/** The wrapped sender and the bench's handle on it. */
+export interface RecordingSender {
+  sender: Required<PushSender>;
+  /**
+   * Starts counting, then calls `publish`; resolves once at least `expect` pushes were sent and
+   * every push sent since was answered.
+   */
+  measure(publish: () => void, options: { expect: number; capture?: boolean }): Promise<EventCost>;
+  /** The pushes of the last round measured with `capture`. */
+  captured(): CapturedPush[];
+}
+
+/**
+ * Wraps `inner`.
+ * @param inner - the sender the plugin would use
+ * @returns the wrapper (give `sender` to `useWebPush`) and its handle
+ */
+export function createRecordingSender(inner: Required<PushSender>): RecordingSender {
+  let round: Round | undefined;
+  let lastCaptured: CapturedPush[] = [];
+
+  const settle = (current: Round, ok: boolean): void => {
+    current.settled += 1;
+    if (!ok) current.failed += 1;
+    current.firstAt ??= performance.now();
+    if (current.settled < current.expect || current.settled !== current.started) return;
+    const cpuUs = cpuSince(current.cpu);
+    const now = performance.now();
+    round = undefined;
+    if (current.capture) lastCaptured = current.captured;
+    current.done({
+      cpuUs,
+      wallMs: now - current.at,
+      firstMs: current.firstAt - current.at,
+      pushes: current.started,
+      failed: current.failed,
+      bytes: current.bytes,
+    });
+  };
+
+  const sender: Required<PushSender> = {
+    send(target, plaintext, options) {
+      const current = round;
+      if (current) {
+        current.started += 1;
+        current.bytes += plaintext.byteLength;
+        if (current.capture) {
+          current.captured.push({ target, plaintext: Buffer.from(plaintext), options });
+        }
+      }
+      const sent = inner.send(target, plaintext, options);
+      if (current) {
+        sent.then(
+          (result) => settle(current, result.ok),
+          () => settle(current, false),
+        );
+      }
+      return sent;
+    },
+    ready: () => inner.ready(),
+    get pending() {
+      return inner.pending;
+    },
+    close: () => inner.close(),
+  };
+
+  return {
+    sender,
+    measure(publish, { expect, capture = false }) {
+      if (round) throw new Error('bench: a round is still being measured');
+      return new Promise((resolve) => {
+        round = {
+          expect,
+          capture,
+          started: 0,
+          settled: 0,
+          failed: 0,
+          bytes: 0,
+          captured: [],
+          firstAt: undefined,
+          done: resolve,
+          cpu: process.cpuUsage(),
+          at: performance.now(),
+        };
+        publish();
+      });
+    },
+    captured: () => lastCaptured,
+  };
+}
