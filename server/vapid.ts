@@ -9,7 +9,13 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
-import { decodeBase64Url, encodeBase64Url } from './push/base64url.js';
+import { decodeBase64Url as decodeBytes, encodeBase64Url } from '../protocol/base64url.js';
+
+/** base64url to a `Buffer` over the decoded bytes, which `node:crypto` takes; null when not base64url. */
+const decodeBase64Url = (text: unknown): Buffer | null => {
+  const bytes = decodeBytes(text);
+  return bytes && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+};
 
 /** The application server's VAPID identity. */
 export interface VapidOptions {
