@@ -50,15 +50,19 @@ const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json';
  *   `{ extensions: { webPush: { registrationId, expiresAt, seq } } }`. A refused registration
  *   answers `{ errors }` with a non-2xx status, whatever the `Accept` header.
  * - The results each registration's stream yields are logged in the store and pushed.
- * - Each registration's stream runs on exactly one instance, which holds a lease on it in the
- *   store and passes the lease's fencing token with every append. Every instance periodically
- *   adopts registrations whose lease expired or was released: it runs the stored operation
- *   again through Yoga (context factory, auth plugins and validation apply again) inside
- *   `runWithEventCursor`, so a replayable pubsub (`createPubSub`) resumes right after the last
- *   event that became a message. Each append advances that cursor in the same atomic step.
- * - Disposing Yoga hands over: it stops the expiry sweeper and adoptions, closes the streams
- *   running here (registrations stay stored), releases their leases so that other instances
- *   adopt them at once, and closes the sender the plugin created.
+ * - Registrations of the same operation (document, operation name, variables and execution key)
+ *   share one execution group on the instance that took them: one stream, one execution and one
+ *   log entry per event, each member's envelopes derived from it with its own seq.
+ * - Each group runs on exactly one instance, which owns it through its instance lease (one
+ *   heartbeat per instance) and passes the lease's fencing token with every append. Every
+ *   instance periodically claims the groups of instances whose lease ended: it runs the stored
+ *   operation again through Yoga (context factory, auth plugins and validation apply again, with
+ *   the kept headers) inside `runWithEventCursor`, so a replayable pubsub (`createPubSub`)
+ *   resumes right after the last event that became a message. Each append advances that cursor
+ *   in the same atomic step.
+ * - Disposing Yoga hands over: it stops the expiry sweeper and adoptions, closes the streams and
+ *   groups running here (registrations stay stored), ends the instance's lease so that other
+ *   instances adopt its groups at once, and closes the sender the plugin created.
  * @example
  * ```ts
  * const yoga = createYoga({ schema, plugins: [useWebPush({ vapid, store: createMemoryStore() })] });
