@@ -208,6 +208,114 @@ describe('useWebPush: registration and delivery', () => {
     expect(s().inventory.counters.returned.get('p1')).toBe(1);
   });
 
+  it('shares an execution only between registrations whose kept headers are equal, by default', async () => {
+    server = createTestServer();
+    const { subscriptionId } = await s().subscribe();
+    const as = (authorization: string) =>
+      s().register(
+        { subscriptionId, tabId: newTabId(), operationKey: '1' },
+        undefined,
+        { p: 'p1' },
+        { authorization },
+      );
+    const alice = [await as('Bearer alice'), await as('Bearer alice')];
+    const bob = await as('Bearer bob');
+    for (const answer of [...alice, bob]) expect(answer.status).toBe(200);
+    const groupOf = async (answer: {
+      body: { extensions: { webPush: { registrationId: string } } };
+    }) => (await s().store.getRegistration(answer.body.extensions.webPush.registrationId))?.groupId;
+    const [a1, a2, b] = await Promise.all([...alice, bob].map(groupOf));
+    expect(a1).toBe(a2);
+    // Another visitor's credentials never run in alice's execution.
+    expect(b).not.toBe(a1);
+    s().publish({ id: 'p1', stock: 1 });
+    await waitFor(() =>
+      expect(s().envelopesOf(bob.body.extensions.webPush.registrationId)).toHaveLength(1),
+    );
+    // Two executions of the event: alice's group and bob's; alice's second stream was closed.
+    expect(s().inventory.counters.resolved).toBe(2);
+    expect(s().inventory.counters.returned.get('p1')).toBe(1);
+  });
+
+  it('shares one execution among everyone under executionKey, and none where it returns null', async () => {
+    const keys: string[] = [];
+    server = createTestServer({
+      executionKey: (context) => {
+        const authorization = (context.request as Request).headers.get('authorization') ?? '';
+        keys.push(authorization);
+        return authorization === 'Bearer admin' ? null : 'public';
+      },
+    });
+    const { subscriptionId } = await s().subscribe();
+    const as = async (authorization: string) => {
+      const answer = await s().register(
+        { subscriptionId, tabId: newTabId(), operationKey: '1' },
+        undefined,
+        { p: 'p1' },
+        { authorization },
+      );
+      expect(answer.status).toBe(200);
+      const id = answer.body.extensions.webPush.registrationId as string;
+      return { id, groupId: (await s().store.getRegistration(id))?.groupId };
+    };
+    const [alice, bob, admin, admin2] = [
+      await as('Bearer alice'),
+      await as('Bearer bob'),
+      await as('Bearer admin'),
+      await as('Bearer admin'),
+    ];
+    expect(keys).toEqual(['Bearer alice', 'Bearer bob', 'Bearer admin', 'Bearer admin']);
+    expect(bob.groupId).toBe(alice.groupId);
+    expect(admin.groupId).not.toBe(alice.groupId);
+    expect(admin2.groupId).not.toBe(admin.groupId);
+    s().publish({ id: 'p1', stock: 1 });
+    await waitFor(() => {
+      for (const { id } of [alice, bob, admin, admin2]) expect(s().envelopesOf(id)).toHaveLength(1);
+    });
+    // One execution for alice and bob (bob's own stream was closed), one per opted-out one.
+    expect(s().inventory.counters.resolved).toBe(3);
+    expect(s().inventory.counters.returned.get('p1')).toBe(1);
+  });
+
+  it('stores one push subscription for two spellings of one endpoint, and two for two paths', async () => {
+    server = createTestServer();
+    const keys = createBrowserKeys();
+    const put = async (endpoint: string) => {
+      const answer = await s().call('PUT', '/push/subscriptions', { endpoint, keys });
+      expect(answer.status).toBe(200);
+      return answer.body.subscriptionId as string;
+    };
+    const upper = await put('https://FCM.GOOGLEAPIS.COM:443/fcm/send/Abc');
+    const lower = await put('https://fcm.googleapis.com/fcm/send/Abc');
+    // Paths are case-sensitive: another endpoint.
+    const other = await put('https://fcm.googleapis.com/fcm/send/abc');
+    expect(lower).toBe(upper);
+    expect(other).not.toBe(upper);
+    expect((await s().store.getSubscription(upper))?.endpoint).toBe(
+      'https://fcm.googleapis.com/fcm/send/Abc',
+    );
+    expect((await s().store.usage()).subscriptions).toBe(2);
+  });
+
+  it('logs ids only by a short prefix: they are secrets', async () => {
+    const lines: string[] = [];
+    const record = (...args: unknown[]) => lines.push(args.map(String).join(' '));
+    server = createTestServer({
+      logger: { debug: record, info: record, warn: record, error: record },
+    });
+    const { subscriptionId } = await s().subscribe();
+    const reg = await s().registered(subscriptionId);
+    s().sender.answer(() => ({ ok: false, reason: 'failed', status: 503, attempts: 3 }));
+    s().publish({ id: 'p1', stock: 1 });
+    await waitFor(() => expect(lines.some((line) => line.includes('not delivered'))).toBe(true));
+    const group = (await s().store.getRegistration(reg.registrationId))?.groupId as string;
+    for (const secret of [reg.registrationId, reg.tabId, subscriptionId, group]) {
+      expect(lines.filter((line) => line.includes(secret))).toEqual([]);
+    }
+    // The prefix is there, so a log line can still be matched to its registration's group.
+    expect(lines.some((line) => line.includes(group.slice(0, 8)))).toBe(true);
+  });
+
   it('gives two registrations their own streams and sequences', async () => {
     server = createTestServer();
     const first = await s().subscribe();

@@ -113,12 +113,17 @@ const typeDefs = /* GraphQL */ `
 
 /**
  * The inventory schema, with counters the tests read: how many streams were closed (`return`
- * ran) per product, and how many mutations ran.
+ * ran) per product, how many stock events were resolved (executions), and how many mutations ran.
  * @returns schema, pubsub and counters
  */
 export function createInventory() {
   const pubSub = createPubSub<{ stockChanged: [productId: string, product: Product] }>();
-  const counters = { returned: new Map<string, number>(), mutations: 0, subscribed: 0 };
+  const counters = {
+    returned: new Map<string, number>(),
+    mutations: 0,
+    subscribed: 0,
+    resolved: 0,
+  };
 
   function tracked<T>(source: AsyncIterable<T>, key: string): AsyncIterableIterator<T> {
     const inner = source[Symbol.asyncIterator]();
@@ -154,7 +159,10 @@ export function createInventory() {
             counters.subscribed += 1;
             return tracked(pubSub.subscribe('stockChanged', productId), productId);
           },
-          resolve: (product: Product) => product,
+          resolve: (product: Product) => {
+            counters.resolved += 1;
+            return product;
+          },
         },
         countdown: {
           subscribe: async function* (_: unknown, { from }: { from: number }) {
