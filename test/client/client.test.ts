@@ -7,7 +7,7 @@ import {
   type WebPushClient,
   type WebPushClientEvents,
 } from '../../link/index.js';
-import { RESYNC_CODE } from '../../protocol/index.js';
+import { type PushTransport, RESYNC_CODE } from '../../protocol/index.js';
 import { createUserAgent } from '../../push-service/index.js';
 import { waitForMode } from '../support/mode.js';
 import { withPermission } from '../support/permission-transport.js';
@@ -280,6 +280,47 @@ describe('createClient: back to the stream when push stops working', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(seen.stocks()).toEqual(upTo(40));
     expect(client.inspect()).toMatchObject({ path: 'stream', stream: 'open' });
+  });
+
+  it('returns by itself when a subscription change cannot subscribe again, without loss', async () => {
+    const { stack, ua } = await setup();
+    const permission = withPermission(ua, 'granted');
+    let changed: (() => void) | undefined;
+    let pushServiceDown = false;
+    const transport: PushTransport = {
+      ...permission.transport,
+      subscribe: (key) =>
+        pushServiceDown
+          ? Promise.reject(Object.assign(new Error('push service down'), { name: 'AbortError' }))
+          : permission.transport.subscribe(key),
+      // The service worker's pushsubscriptionchange, as the browser transport reports it.
+      onSubscriptionChange(listener) {
+        changed = listener;
+        return () => {
+          changed = undefined;
+        };
+      },
+    };
+    const { client } = open(stack.url, { transport });
+    const errors: string[] = [];
+    client.on('push-error', (error) => errors.push(error.code));
+    const seen = watch(client);
+    await registered(client);
+    await waitForMode(client, 'push');
+
+    await publishAround(stack, [1, 40], async () => {
+      // The browser lost its subscription and cannot get a new one from its push service.
+      pushServiceDown = true;
+      await ua.unsubscribe();
+      changed?.();
+      await waitForMode(client, 'stream');
+    });
+
+    await waitFor(() => seen.results.length >= 40, '40 results');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen.stocks()).toEqual(upTo(40));
+    expect(client.inspect()).toMatchObject({ path: 'stream', stream: 'open' });
+    expect(errors).toEqual([LinkErrorCode.PushServiceUnreachable]);
   });
 
   it('returns by itself when the permission is revoked, without loss', async () => {
