@@ -207,6 +207,29 @@ describe('createClient: enablePush from a click', () => {
     expect(registration?.deliveredTo).toBe(client.inspect().subscriptionId);
   });
 
+  it('on disablePush, moves back to the stream without loss and deletes its push subscription at the server', async () => {
+    const { stack, ua } = await setup();
+    const permission = withPermission(ua, 'granted');
+    const { client } = open(stack.url, { transport: permission.transport });
+    const seen = watch(client);
+    await registered(client);
+    await waitForMode(client, 'push');
+    const subscriptionId = client.inspect().subscriptionId as string;
+    expect(await stack.store.getSubscription(subscriptionId)).not.toBeNull();
+
+    await publishAround(stack, [1, 40], () => client.disablePush());
+
+    expect(client.mode).toBe('stream');
+    expect(client.inspect().subscriptionId).toBeNull();
+    // Nothing a client created stays behind: the record is gone, not left to expire.
+    expect(await stack.store.getSubscription(subscriptionId)).toBeNull();
+    await waitFor(() => seen.results.length >= 40, '40 results');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen.stocks()).toEqual(upTo(40));
+    const [registration] = client.inspect().registrations;
+    expect(registration?.deliveredTo).toBeNull();
+  });
+
   it('names a denied permission, and the stream goes on serving', async () => {
     const { stack, ua } = await setup();
     const permission = withPermission(ua, 'default');
