@@ -120,6 +120,26 @@ describe('WebPushLink with Apollo Client 4', () => {
     expect(codes).toEqual([RESYNC_CODE]);
   });
 
+  it('unregisters at the server when Apollo unsubscribes, and the server stops its execution', async () => {
+    stack = await startStack();
+    const { apollo, webPush } = apolloFor(stack.url);
+    const subscription = apollo
+      .subscribe({ query: STOCK_CHANGED, variables: { productId: 'p1' } })
+      .subscribe({ next: () => {} });
+    await waitFor(() => webPush.inspect().registrations.length === 1, 'registered');
+    const [registration] = webPush.inspect().registrations;
+    const id = registration?.registrationId as string;
+    expect(await stack.store.getRegistration(id)).not.toBeNull();
+
+    subscription.unsubscribe();
+
+    await waitFor(async () => (await stack?.store.getRegistration(id)) === null, 'unregistered');
+    expect(webPush.inspect().registrations).toEqual([]);
+    // The group's stream ended with its last member: the resolver's return() ran.
+    await waitFor(() => stack?.inventory.iterators.closed === 1, 'the execution stopped');
+    expect(stack.inventory.iterators.opened).toBe(1);
+  });
+
   it('fails the subscription with CombinedGraphQLErrors when the server refuses it', async () => {
     stack = await startStack();
     const { apollo } = apolloFor(stack.url);
