@@ -32,6 +32,41 @@ describe('verifyVapid', () => {
     expect(result).toMatchObject({ ok: true, claims: { aud: origin, exp: inAnHour } });
   });
 
+  it('checks the claims of a reused token on every request, after its signature verified once', () => {
+    const token = signVapid({ aud: origin, exp: inAnHour, keys });
+    expect(check(token).ok).toBe(true);
+    expect(check(token).ok).toBe(true);
+    // The same text later: expired now, whatever was verified before.
+    expect(
+      verifyVapid({
+        authorization: token,
+        origin,
+        applicationServerKey: key,
+        now: now + 7_200_000,
+      }),
+    ).toMatchObject({
+      status: 403,
+      error: PushErrorCode.InvalidExpiry,
+    });
+    // For another subscription's key, or another origin, it is still refused.
+    expect(check(token, decodeBase64Url(vapidKeys().publicKey))).toMatchObject({ status: 403 });
+    expect(
+      verifyVapid({
+        authorization: token,
+        origin: 'http://127.0.0.1:9',
+        applicationServerKey: key,
+        now,
+      }),
+    ).toMatchObject({ status: 403, error: PushErrorCode.InvalidAudience });
+    // A signature altered by one character is checked, not taken from the verified one.
+    const signature = /t=[^.]+\.[^.]+\.([^,]+),/.exec(token)?.[1] ?? '';
+    const altered = signature.startsWith('A') ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+    expect(check(token.replace(signature, altered))).toMatchObject({
+      status: 401,
+      error: PushErrorCode.InvalidSignature,
+    });
+  });
+
   it('accepts no Authorization for a subscription made without a key', () => {
     expect(check(undefined, null).ok).toBe(true);
   });

@@ -81,6 +81,52 @@ const decodeJson = (segment: string): Record<string, unknown> | null => {
   }
 };
 
+/** Headers whose signature verified, so a reused JWT is checked once (claims still every time). */
+const verifiedHeaders = new Set<string>();
+const MAX_VERIFIED_HEADERS = 1024;
+
+function remember(authorization: string): void {
+  if (verifiedHeaders.size >= MAX_VERIFIED_HEADERS) {
+    const oldest = verifiedHeaders.values().next();
+    if (!oldest.done) verifiedHeaders.delete(oldest.value);
+  }
+  verifiedHeaders.add(authorization);
+}
+
+/**
+ * Checks an ES256 JWT signature with the key `k`.
+ * @returns whether it verifies, or null when `k` is not a point on P-256
+ */
+function verifySignature(
+  publicKey: Uint8Array,
+  headerPart: string,
+  claimsPart: string,
+  signature: Uint8Array,
+): boolean | null {
+  try {
+    const key = createPublicKey({
+      key: {
+        kty: 'EC',
+        crv: 'P-256',
+        x: Buffer.from(publicKey.subarray(1, 33)).toString('base64url'),
+        y: Buffer.from(publicKey.subarray(33)).toString('base64url'),
+      },
+      format: 'jwk',
+    });
+    return (
+      signature.byteLength === 64 &&
+      verify(
+        'sha256',
+        Buffer.from(`${headerPart}.${claimsPart}`),
+        { key, dsaEncoding: 'ieee-p1363' },
+        signature,
+      )
+    );
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Verifies a VAPID `Authorization` header for one push request.
  * @param expectation - the header and what it must match
@@ -120,30 +166,17 @@ export function verifyVapid({
   if (header.alg !== 'ES256') {
     return unauthorized(PushErrorCode.MalformedAuthorization, 'JWT alg must be ES256');
   }
-  let valid = false;
-  try {
-    const key = createPublicKey({
-      key: {
-        kty: 'EC',
-        crv: 'P-256',
-        x: Buffer.from(publicKey.subarray(1, 33)).toString('base64url'),
-        y: Buffer.from(publicKey.subarray(33)).toString('base64url'),
-      },
-      format: 'jwk',
-    });
-    valid =
-      signature.byteLength === 64 &&
-      verify(
-        'sha256',
-        Buffer.from(`${headerPart}.${claimsPart}`),
-        { key, dsaEncoding: 'ieee-p1363' },
-        signature,
-      );
-  } catch {
-    // Not a point on the curve.
-    return unauthorized(PushErrorCode.MalformedAuthorization, 'k is not a P-256 public key');
+  // A signature's validity depends on the header's text alone; senders reuse one JWT for hours.
+  if (!verifiedHeaders.has(authorization)) {
+    const valid = verifySignature(publicKey, headerPart, claimsPart, signature);
+    if (valid === null) {
+      // Not a point on the curve.
+      return unauthorized(PushErrorCode.MalformedAuthorization, 'k is not a P-256 public key');
+    }
+    if (!valid)
+      return unauthorized(PushErrorCode.InvalidSignature, 'JWT signature does not verify');
+    remember(authorization);
   }
-  if (!valid) return unauthorized(PushErrorCode.InvalidSignature, 'JWT signature does not verify');
 
   if (applicationServerKey !== null && !equalBytes(publicKey, applicationServerKey)) {
     return forbidden(PushErrorCode.KeyMismatch, 'k is not the key this subscription was made with');
