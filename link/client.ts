@@ -1,13 +1,9 @@
 import type { FormattedExecutionResult } from 'graphql';
-import type {
-  ConfigResponse,
-  PushPermission,
-  PushTransport,
-  ResyncReason,
-} from '../protocol/index.js';
+import type { ConfigResponse, PushTransport, ResyncReason } from '../protocol/index.js';
 import { createDedupMemory } from './dedup.js';
-import { LinkErrorCode, type LinkResult, type WebPushLinkError } from './errors.js';
+import type { LinkResult, WebPushLinkError } from './errors.js';
 import { createRegistrationClient, type RequestSettings } from './http.js';
+import { iterateSubscription } from './iterate.js';
 import { listenToLifecycle, networkOnline, pageHidden } from './lifecycle.js';
 import {
   createOperations,
@@ -17,9 +13,11 @@ import {
   type WebPushRequest,
   type WebPushSink,
 } from './operations.js';
+import { createDeliveryPath, type EnablePushResult } from './path.js';
 import { createPendingBuffer } from './pending.js';
 import { createPersistence } from './persistence.js';
 import { createPushSource } from './push-source.js';
+import { createRenewRound } from './renew-round.js';
 import { createRenewal } from './renewal.js';
 import { defaultStorage, type LinkStorage } from './storage.js';
 import { createStreamSource } from './stream-source.js';
@@ -101,8 +99,7 @@ export interface WebPushClientOptions {
   reloadGraceMs?: number;
 }
 
-/** Outcome of {@link WebPushClient.enablePush}. */
-export type EnablePushResult = { ok: true } | { ok: false; error: WebPushLinkError };
+export type { EnablePushResult } from './path.js';
 
 /** Events of a client, for {@link WebPushClient.on}. */
 export interface WebPushClientEvents {
@@ -267,8 +264,6 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
 
   let disposed = false;
   let hidden = pageHidden();
-  /** Where new registrations go, and where existing ones are moved to. */
-  let path: 'stream' | 'push' = 'stream';
   let mode: ClientMode = 'connecting';
   let persistQueued = false;
   let unlisten: (() => void) | null = null;
@@ -289,7 +284,7 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
   const updateMode = (): void => {
     let next: ClientMode;
     if (!networkOnline()) next = 'offline';
-    else if (path === 'push' && push.current) next = 'push';
+    else if (path.current === 'push' && push.current) next = 'push';
     else if (stream.state === 'open') next = 'stream';
     else if (stream.failures >= OFFLINE_AFTER_FAILURES) next = 'offline';
     else if (stream.state === 'closed' && operations.live.size === 0 && operations.count === 0) {
@@ -311,27 +306,19 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
     pending,
     gapWaitMs,
     maxHeldPerRegistration,
-    target: () => (path === 'push' ? (push.current?.subscriptionId ?? null) : null),
+    target: () => path.target(),
     hidden: () => hidden,
     onLive: () => {
       renewal.schedule();
       void loadConfig();
-      reconcile();
+      path.reconcile();
     },
     onReleased: () => {
       if (operations.live.size === 0) renewal.cancel();
-      reconcile();
+      path.reconcile();
     },
     onResync: (key, reason) => emit('resync', { key, reason }),
-    onUnknownSubscription: () => {
-      if (path !== 'push') return;
-      push.forget();
-      path = 'stream';
-      // Put the browser's subscription again and move back, where the permission still holds.
-      void push.permission().then((permission) => {
-        if (permission === 'granted' && !disposed && path === 'stream') void usePush(false);
-      });
-    },
+    onUnknownSubscription: () => path.subscriptionUnknown(),
   });
 
   const stream = createStreamSource({
@@ -355,171 +342,44 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
     transport,
     config: loadConfig,
     onEnvelope: (envelope) => operations.offer(envelope),
-    onChange: (cause) => void pushChanged(cause),
+    onChange: (cause) => void path.pushChanged(cause),
   });
 
-  // --- delivery path -----------------------------------------------------------------------
-
-  let moving: Promise<void> | null = null;
-  let moveAgain = false;
-  /** Bumped when a move in flight is abandoned (a page frozen midway). */
-  let moveGeneration = 0;
-  /** Why the last move onto push was refused, for `enablePush`'s answer. */
-  let refusal: WebPushLinkError | null = null;
-
-  /**
-   * Puts every registration where the path says, and opens or closes the stream to match. The
-   * stream stays open until every registration is on push: whatever was appended before a move
-   * arrives over the stream, whatever after it by push, and duplicates are dropped.
-   */
-  const reconcile = (): void => {
-    if (disposed) return;
-    if (moving) {
-      moveAgain = true;
-      return;
-    }
-    const mine = moveGeneration;
-    moving = (async () => {
-      do {
-        moveAgain = false;
-        await reconcileOnce();
-      } while (moveAgain && !disposed && mine === moveGeneration);
-    })().finally(() => {
-      if (mine !== moveGeneration) return;
-      moving = null;
-      updateMode();
-    });
-  };
-
-  const reconcileOnce = async (): Promise<void> => {
-    const targetId = path === 'push' ? (push.current?.subscriptionId ?? null) : null;
-    const misplaced = [...operations.live.values()].filter(
-      (operation) => operation.deliveredTo !== targetId,
-    );
-    const needsStream = path === 'stream' || misplaced.length > 0;
-    if (needsStream && operations.live.size > 0) stream.start();
-    if (misplaced.length > 0) {
-      const moved = await http.move({
-        tabId,
-        subscriptionId: targetId,
-        registrationIds: misplaced.map((operation) => operation.registrationId as string),
-      });
-      if (!moved.ok) {
-        if (targetId !== null) {
-          // The server will not push to it (its limits): stay on the stream.
-          refusal = asPushRefusal(moved.error);
-          emit('push-error', refusal);
-          path = 'stream';
-          moveAgain = true;
-        }
-        return;
-      }
-      for (const id of moved.value.moved) {
-        const operation = operations.live.get(id);
-        if (operation) operation.deliveredTo = targetId;
-      }
-      for (const id of moved.value.gone) operations.reregister(id, 'registration-gone');
-    }
-    const allPlaced = [...operations.live.values()].every((o) => o.deliveredTo === targetId);
-    if (path === 'push' && allPlaced) stream.stop();
-    if (operations.live.size === 0 && operations.count === 0) stream.stop();
-  };
-
-  const asPushRefusal = (error: WebPushLinkError): WebPushLinkError =>
-    error.code === LinkErrorCode.Http
-      ? Object.assign(error, { code: LinkErrorCode.PushRefused })
-      : error;
-
-  const useStream = (error?: WebPushLinkError): void => {
-    if (error) emit('push-error', error);
-    if (path === 'stream') return;
-    path = 'stream';
-    reconcile();
-    updateMode();
-  };
-
-  const usePush = async (prompt: boolean): Promise<EnablePushResult> => {
-    const setup = await push.setup(prompt);
-    if (disposed) return { ok: false, error: disposedError() };
-    if (!setup.ok) {
-      emit('push-error', setup.error);
-      return { ok: false, error: setup.error };
-    }
-    refusal = null;
-    path = 'push';
-    reconcile();
-    await moving;
-    updateMode();
-    if (path !== 'push' && refusal) return { ok: false, error: refusal };
-    return { ok: true };
-  };
-
-  const pushChanged = async (cause: 'subscription' | 'permission'): Promise<void> => {
-    if (path !== 'push') return;
-    const permission: PushPermission = await push.permission();
-    if (cause === 'permission' && permission !== 'granted') {
-      push.forget();
-      return useStream();
-    }
-    // A replaced subscription: register the new one and move there; else back to the stream.
-    push.forget();
-    const setup = await push.setup(false);
-    if (!setup.ok) return useStream(setup.error);
-    reconcile();
-  };
+  const path = createDeliveryPath({
+    tabId,
+    http,
+    operations,
+    stream,
+    push,
+    onPushError: (error) => emit('push-error', error),
+    onChange: () => updateMode(),
+    disposed: () => disposed,
+  });
 
   // --- renewal -------------------------------------------------------------------------------
 
-  /** Set when the page comes back: what was missed meanwhile is fetched at once. */
-  let catchUp = false;
-
-  const renewOnce = async (): Promise<void> => {
-    const fill = catchUp ? 'now' : 'after-gap-wait';
-    catchUp = false;
-    const live = [...operations.live];
-    if (live.length === 0) return;
-    const result = await http.renew({
-      tabId,
-      registrations: live.map(([registrationId, operation]) => ({
-        registrationId,
-        ackedSeq: operation.delivery?.lastSeq ?? 0,
-      })),
-      hidden,
-    });
-    if (!result.ok) {
-      // Still owed: the next round catches up instead.
-      if (fill === 'now') catchUp = true;
-      return;
-    }
-    if (disposed) return;
-    for (const id of result.value.gone) operations.reregister(id, 'registration-gone');
-    for (const [id, seq] of Object.entries(result.value.seqs)) {
-      operations.live.get(id)?.delivery?.noteServerSeq(seq, fill);
-    }
-    let lostPush = false;
-    for (const id of result.value.streamed) {
-      const operation = operations.live.get(id);
-      if (!operation) continue;
-      if (operation.deliveredTo !== null && path === 'push') lostPush = true;
-      operation.deliveredTo = null;
-    }
-    if (lostPush) {
-      // The server deleted our push subscription (the push service answered 404/410).
+  const renewRound = createRenewRound({
+    tabId,
+    http,
+    operations,
+    hidden: () => hidden,
+    onPush: () => path.current === 'push',
+    onPushLost: () => {
       push.forget();
-      useStream();
-      return;
-    }
-    reconcile();
-  };
+      path.useStream();
+    },
+    onReconcile: () => path.reconcile(),
+    disposed: () => disposed,
+  });
 
   const renewal = createRenewal({
     interval: () => renewIntervalMs ?? config?.renewIntervalMs ?? FALLBACK_RENEW_INTERVAL_MS,
     active: () => operations.live.size > 0,
-    renewOnce,
+    renewOnce: renewRound.run,
   });
 
   const renewToCatchUp = (): void => {
-    catchUp = true;
+    renewRound.catchUpNext();
     void renewal.now();
   };
 
@@ -558,16 +418,15 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
         hidden = pageHidden();
         // A round (or a move) the freeze caught may never end: start over.
         renewal.reset();
-        moveGeneration++;
-        moving = null;
+        path.abandonMove();
         renewToCatchUp();
-        reconcile();
+        path.reconcile();
       },
       onNetwork(online) {
         updateMode();
         if (online) {
           renewToCatchUp();
-          reconcile();
+          path.reconcile();
         }
       },
     });
@@ -578,7 +437,9 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
     if (autoPush && transport) {
       // Only when the permission is already granted: the client never prompts by itself.
       void push.permission().then((permission) => {
-        if (permission === 'granted' && !disposed && path === 'stream') void usePush(false);
+        if (permission === 'granted' && !disposed && path.current === 'stream') {
+          void path.usePush(false);
+        }
       });
     }
   };
@@ -596,69 +457,7 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
     },
 
     iterate(request, subscribeOptions) {
-      const queue: FormattedExecutionResult[] = [];
-      const waiting: ((step: IteratorResult<FormattedExecutionResult>) => void)[] = [];
-      let finished = false;
-      let failure: { error: unknown } | null = null;
-      const failed: ((error: unknown) => void)[] = [];
-      const settle = () => {
-        while (waiting.length > 0 && queue.length > 0) {
-          waiting.shift()?.({ done: false, value: queue.shift() as FormattedExecutionResult });
-        }
-        if (queue.length > 0 || !finished) return;
-        if (failure) {
-          for (const reject of failed.splice(0)) reject(failure.error);
-          waiting.length = 0;
-        } else {
-          for (const resolve of waiting.splice(0)) resolve({ done: true, value: undefined });
-        }
-      };
-      const stop = client.subscribe(
-        request,
-        {
-          next(result) {
-            queue.push(result);
-            settle();
-          },
-          error(error) {
-            failure = { error };
-            finished = true;
-            settle();
-          },
-          complete() {
-            finished = true;
-            settle();
-          },
-        },
-        subscribeOptions,
-      );
-      const iterator: AsyncIterableIterator<FormattedExecutionResult> = {
-        next() {
-          const value = queue.shift();
-          if (value !== undefined) return Promise.resolve({ done: false, value });
-          if (finished) {
-            const ended = failure;
-            failure = null;
-            return ended
-              ? Promise.reject(ended.error)
-              : Promise.resolve({ done: true, value: undefined });
-          }
-          return new Promise((resolve, reject) => {
-            waiting.push(resolve);
-            failed.push(reject);
-          });
-        },
-        async return() {
-          stop();
-          finished = true;
-          settle();
-          return { done: true, value: undefined };
-        },
-        [Symbol.asyncIterator]() {
-          return iterator;
-        },
-      };
-      return iterator;
+      return iterateSubscription((sink) => client.subscribe(request, sink, subscribeOptions));
     },
 
     get mode() {
@@ -678,12 +477,12 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
     enablePush: () => {
       if (disposed) return Promise.resolve({ ok: false, error: disposedError() });
       listen();
-      return usePush(true);
+      return path.usePush(true);
     },
 
     async disablePush() {
-      useStream();
-      await moving;
+      path.useStream();
+      await path.settled();
       await push.remove();
     },
 
@@ -696,7 +495,7 @@ export function createClient(options: WebPushClientOptions): WebPushClient {
         tabId,
         mode,
         subscriptionId: push.current?.subscriptionId ?? null,
-        path,
+        path: path.current,
         stream: stream.state,
         operations: operations.count,
         registrations,
