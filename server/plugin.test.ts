@@ -1,6 +1,5 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createYoga } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   DEFAULT_PUSH_BUDGET_BYTES,
@@ -8,7 +7,7 @@ import {
   REGISTRATION_HEADER,
   REGISTRATION_HEADER_VALUE,
 } from '../protocol/index.js';
-import { useWebPush } from './plugin.js';
+import { createTestYoga } from '../test/support/yoga.js';
 import {
   createBrowserKeys,
   createInventory,
@@ -17,7 +16,6 @@ import {
   newTabId,
   type TestServer,
 } from './test-support.js';
-import { generateVapidKeys } from './vapid.js';
 
 const waitFor = <T>(check: () => T | Promise<T>) =>
   vi.waitFor(check, { timeout: 2_000, interval: 5 });
@@ -713,17 +711,7 @@ describe('useWebPush on a real HTTP server', () => {
   it('keeps delivering after the registering connection closed', async () => {
     const sender = createRecordingSender();
     const inventory = createInventory();
-    const yoga = createYoga({
-      schema: inventory.schema,
-      logging: false,
-      plugins: [
-        useWebPush({
-          vapid: { subject: 'mailto:ops@example.com', ...generateVapidKeys() },
-          sender,
-          allowedPushOrigins: ['http://127.0.0.1:9999'],
-        }),
-      ],
-    });
+    const { yoga } = createTestYoga({ schema: inventory.schema, sender });
     const http = createServer(yoga);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     try {

@@ -1,7 +1,6 @@
-import { createYoga } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Envelope, ErrorCode, type StreamEvent } from '../../protocol/index.js';
-import { useWebPush } from '../plugin.js';
+import { createTestYoga } from '../../test/support/yoga.js';
 import { createMemoryStore } from '../store/memory.js';
 import {
   createInventory,
@@ -11,7 +10,6 @@ import {
   refusal,
   type TestServer,
 } from '../test-support.js';
-import { generateVapidKeys } from '../vapid.js';
 import { readStream, type StreamReader } from './test-support.js';
 
 const SUBSCRIPTION = 'subscription($p: ID!) { stockChanged(productId: $p) { id stock note } }';
@@ -310,16 +308,7 @@ describe('GET …/push/stream refusals', () => {
 describe('ending streams', () => {
   it('ends every stream with reconnect when Yoga is disposed (a deploy), so clients resume elsewhere', async () => {
     const inventory = createInventory();
-    const yoga = createYoga({
-      schema: inventory.schema,
-      logging: false,
-      plugins: [
-        useWebPush({
-          vapid: { subject: 'mailto:ops@example.com', ...generateVapidKeys() },
-          sender: createRecordingSender(),
-        }),
-      ],
-    });
+    const { yoga } = createTestYoga({ schema: inventory.schema, sender: createRecordingSender() });
     const registered = await yoga.fetch('http://yoga/graphql', {
       method: 'POST',
       headers: {

@@ -4,9 +4,8 @@
  * the adoption of execution groups.
  */
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { createGraphQLError, createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createGraphQLError, type YogaServerInstance } from 'graphql-yoga';
 import type { Envelope } from '../../protocol/index.js';
-import { useWebPush } from '../../server/plugin.js';
 import { createPubSub } from '../../server/pubsub/index.js';
 import { createMemoryStore } from '../../server/store/memory.js';
 import type { Store } from '../../server/store/types.js';
@@ -17,6 +16,7 @@ import {
   type RecordingSender,
 } from '../../server/test-support.js';
 import { generateVapidKeys } from '../../server/vapid.js';
+import { createTestYoga } from '../support/yoga.js';
 
 /** What the shared schema's resolvers saw. */
 export interface Observed {
@@ -112,9 +112,8 @@ export function createCluster({ leaseTtlMs = 300, adoptIntervalMs = 40 } = {}) {
   /** Starts an instance on the shared pubsub and `instanceStore` (default: the shared store). */
   function start(name: string, instanceStore: Store = store) {
     const sender = createRecordingSender();
-    const yoga = createYoga({
+    const { yoga } = createTestYoga({
       schema,
-      logging: false,
       context: () => {
         if (observed.contextDown) {
           observed.contextFailures += 1;
@@ -122,17 +121,12 @@ export function createCluster({ leaseTtlMs = 300, adoptIntervalMs = 40 } = {}) {
         }
         return {};
       },
-      plugins: [
-        useWebPush({
-          vapid,
-          store: instanceStore,
-          sender,
-          instanceId: name,
-          leaseTtlMs,
-          adoptIntervalMs,
-          allowedPushOrigins: ['http://127.0.0.1:9999'],
-        }),
-      ],
+      vapid,
+      store: instanceStore,
+      sender,
+      instanceId: name,
+      leaseTtlMs,
+      adoptIntervalMs,
     });
     instances.push({ yoga, sender });
     return { yoga, sender };
