@@ -228,9 +228,10 @@ describe('registration from another site', () => {
 });
 
 describe('state-changing routes from another site', () => {
-  it('refuses PUT subscriptions, renew and unregister from a cross-site Origin with 403 and changes nothing', async () => {
+  it('refuses PUT and DELETE subscriptions, renew, move and unregister from a cross-site Origin with 403 and changes nothing', async () => {
     server = createTestServer();
     const { subscriptionId } = await server.subscribe();
+    const other = await server.subscribe();
     const { registrationId, tabId } = await server.registered(subscriptionId);
     const before = await server.store.getRegistration(registrationId);
     const crossSite = { origin: ATTACKER, cookie: VICTIM_COOKIE };
@@ -252,10 +253,56 @@ describe('state-changing routes from another site', () => {
       { tabId, registrationIds: [registrationId] },
       crossSite,
     );
-    for (const answer of [put, renew, unregister]) {
+    const move = await server.call(
+      'POST',
+      '/push/move',
+      { tabId, subscriptionId: other.subscriptionId, registrationIds: [registrationId] },
+      crossSite,
+    );
+    const remove = await server.call(
+      'DELETE',
+      '/push/subscriptions',
+      { subscriptionId },
+      crossSite,
+    );
+    for (const answer of [put, renew, unregister, move, remove]) {
       expect(answer).toMatchObject(refusal(403, ErrorCode.ForbiddenOrigin));
     }
     expect(await server.store.getRegistration(registrationId)).toEqual(before);
+    expect(await server.store.getSubscription(subscriptionId)).not.toBeNull();
+  });
+
+  it('refuses a text/plain renew, move or subscription delete with 415 and changes nothing', async () => {
+    server = createTestServer();
+    const { subscriptionId } = await server.subscribe();
+    const other = await server.subscribe();
+    const { registrationId, tabId } = await server.registered(subscriptionId);
+    const before = await server.store.getRegistration(registrationId);
+    const plain = { 'content-type': 'text/plain;charset=UTF-8' };
+    const answers = [
+      await server.call(
+        'POST',
+        '/push/renew',
+        JSON.stringify({ tabId, registrations: [{ registrationId, ackedSeq: 0 }] }),
+        plain,
+      ),
+      await server.call(
+        'POST',
+        '/push/move',
+        JSON.stringify({
+          tabId,
+          subscriptionId: other.subscriptionId,
+          registrationIds: [registrationId],
+        }),
+        plain,
+      ),
+      await server.call('DELETE', '/push/subscriptions', JSON.stringify({ subscriptionId }), plain),
+    ];
+    for (const answer of answers) {
+      expect(answer).toMatchObject(refusal(415, ErrorCode.UnsupportedMediaType));
+    }
+    expect(await server.store.getRegistration(registrationId)).toEqual(before);
+    expect(await server.store.getSubscription(subscriptionId)).not.toBeNull();
   });
 
   it('refuses a text/plain unregister (what sendBeacon sends) with 415 and keeps the registration', async () => {
