@@ -1,4 +1,4 @@
-import { startDelayProxy } from './delay-proxy.js';
+import { startBenchChild } from './child.js';
 import { compare, measurement, type SuiteResult } from './harness.js';
 import { checkPushes, startPushBench } from './push-bench.js';
 import { registerTabs, subscribeBrowsers } from './push-browsers.js';
@@ -12,7 +12,8 @@ const PROXY_ADDRESS = '127.0.0.2';
 
 /**
  * One event to 5,000 registrations with a push service 50 ms away: the local push service named
- * `localhost`, a proxy on 127.0.0.2 at the same port that holds each request 50 ms, and the
+ * `localhost`, a proxy (a process of its own) on 127.0.0.2 at the same port that holds each
+ * request 50 ms, and the
  * server (own process) resolving `localhost` to the proxy, so that endpoints and VAPID audience
  * are the service's while every request crosses the delay. The 5,000 registrations are 5,000
  * browsers (one tab each): no batching, 5,000 pushes per event, the same work `web-push` does, so
@@ -22,12 +23,18 @@ const PROXY_ADDRESS = '127.0.0.2';
  */
 export async function run(): Promise<SuiteResult> {
   const bench = await startPushBench({ host: 'localhost', localhostAddress: PROXY_ADDRESS });
-  const proxy = await startDelayProxy({
-    host: PROXY_ADDRESS,
-    port: bench.service.port,
-    target: { host: 'localhost', port: bench.service.port },
-    delayMs: DELAY_MS,
-  }).catch(async (error) => {
+  // In a process of its own: the far side of a real push service does not share our event loop.
+  const proxy = await startBenchChild<number>(
+    new URL('./delay-proxy-child.ts', import.meta.url).pathname,
+    {
+      DELAY_PROXY: JSON.stringify({
+        host: PROXY_ADDRESS,
+        port: bench.service.port,
+        target: { host: 'localhost', port: bench.service.port },
+        delayMs: DELAY_MS,
+      }),
+    },
+  ).catch(async (error) => {
     await bench.close();
     throw error;
   });
@@ -41,8 +48,9 @@ export async function run(): Promise<SuiteResult> {
     let stock = 0;
     checkPushes('warm-up', await bench.publish('p1', ++stock, BROWSERS, true), BROWSERS);
     checkPushes('warm-up', await bench.webPush(IN_FLIGHT), BROWSERS);
-    if (proxy.requests !== 2 * BROWSERS) {
-      throw new Error(`bench: ${proxy.requests} requests crossed the proxy, not ${2 * BROWSERS}`);
+    const crossed = await proxy.ask<number>('requests');
+    if (crossed !== 2 * BROWSERS) {
+      throw new Error(`bench: ${crossed} requests crossed the proxy, not ${2 * BROWSERS}`);
     }
 
     const wall = { ours: [] as number[], webPush: [] as number[] };
@@ -87,7 +95,7 @@ export async function run(): Promise<SuiteResult> {
       ],
     };
   } finally {
-    await proxy.close();
+    await proxy.stop();
     await bench.close();
   }
 }
