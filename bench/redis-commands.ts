@@ -21,6 +21,37 @@ export async function commandCalls(redis: Redis): Promise<Map<string, number>> {
 export const sum = (calls: Map<string, number>) => [...calls.values()].reduce((a, b) => a + b, 0);
 
 /**
+ * The Redis suites' schema: `stockChanged(productId)` on `createPubSub` over Redis Streams, the
+ * way an application on the Redis store subscribes.
+ * @param redis - the client the pubsub uses
+ * @param prefix - its key prefix
+ * @returns the pubsub (to publish and close) and the schema
+ */
+export function stockSchemaOnRedis(redis: Redis, prefix: string) {
+  const pubSub = createPubSub<{ stockChanged: [string, { id: string; stock: number }] }>({
+    redis,
+    prefix,
+  });
+  const schema = makeExecutableSchema({
+    typeDefs: /* GraphQL */ `
+      type Product { id: ID!, stock: Int! }
+      type Query { ok: Boolean }
+      type Subscription { stockChanged(productId: ID!): Product! }
+    `,
+    resolvers: {
+      Subscription: {
+        stockChanged: {
+          subscribe: (_: unknown, { productId }: { productId: string }) =>
+            pubSub.subscribe('stockChanged', productId),
+          resolve: (product: unknown) => product,
+        },
+      },
+    },
+  });
+  return { pubSub, schema };
+}
+
+/**
  * Counts the commands a client (and the connections it duplicates, such as the pubsub's blocking
  * one) sends: round trips, unlike `INFO commandstats`, which also counts what scripts call.
  */
@@ -83,26 +114,7 @@ export async function measureCommands(
   const counter = countSent(redis);
   const admin = new Redis(redisUrl);
   const prefix = `bench-${Math.random().toString(36).slice(2, 8)}`;
-  const pubSub = createPubSub<{ stockChanged: [string, { id: string; stock: number }] }>({
-    redis,
-    prefix: `${prefix}-events`,
-  });
-  const schema = makeExecutableSchema({
-    typeDefs: /* GraphQL */ `
-      type Product { id: ID!, stock: Int! }
-      type Query { ok: Boolean }
-      type Subscription { stockChanged(productId: ID!): Product! }
-    `,
-    resolvers: {
-      Subscription: {
-        stockChanged: {
-          subscribe: (_: unknown, { productId }: { productId: string }) =>
-            pubSub.subscribe('stockChanged', productId),
-          resolve: (product: unknown) => product,
-        },
-      },
-    },
-  });
+  const { pubSub, schema } = stockSchemaOnRedis(redis, `${prefix}-events`);
   const pushService = await startPushService({ port: 0 });
   const vapid = { subject: 'mailto:bench@example.com', ...generateVapidKeys() };
   const yoga = createYoga({

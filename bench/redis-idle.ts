@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeExecutableSchema } from '@graphql-tools/schema';
 import { createYoga } from 'graphql-yoga';
 import { Redis } from 'ioredis';
-import { createPubSub, createRedisStore, generateVapidKeys, useWebPush } from '../server/index.js';
-import { commandCalls, countSent } from './redis-commands.js';
+import { createRedisStore, generateVapidKeys, useWebPush } from '../server/index.js';
+import { commandCalls, countSent, stockSchemaOnRedis } from './redis-commands.js';
 
 /** What idle registrations cost Redis on one instance. */
 export interface IdleRound {
@@ -41,26 +40,7 @@ export async function measureIdle(
   const counter = countSent(redis);
   const admin = new Redis(redisUrl);
   const prefix = `bench-${randomBytes(4).toString('hex')}`;
-  const pubSub = createPubSub<{ stockChanged: [string, { id: string; stock: number }] }>({
-    redis,
-    prefix: `${prefix}-events`,
-  });
-  const schema = makeExecutableSchema({
-    typeDefs: /* GraphQL */ `
-      type Product { id: ID!, stock: Int! }
-      type Query { ok: Boolean }
-      type Subscription { stockChanged(productId: ID!): Product! }
-    `,
-    resolvers: {
-      Subscription: {
-        stockChanged: {
-          subscribe: (_: unknown, { productId }: { productId: string }) =>
-            pubSub.subscribe('stockChanged', productId),
-          resolve: (product: unknown) => product,
-        },
-      },
-    },
-  });
+  const { pubSub, schema } = stockSchemaOnRedis(redis, `${prefix}-events`);
   const registrationTtlMs = 600_000;
   const yoga = createYoga({
     schema,
