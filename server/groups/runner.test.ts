@@ -51,6 +51,30 @@ const LIMITS = { maxPerTab: 10, maxPerSubscription: 10 };
 const OWNER = 'instance-a';
 
 let runner: GroupRunner | undefined;
+
+/** A runner on `store` whose deliveries go to `sender`, silent, with the suite's retention. */
+function createTestRunner(
+  store: Store,
+  sender: RecordingSender,
+  extra: Partial<Parameters<typeof createGroupRunner>[0]> = {},
+): GroupRunner {
+  const logger = createLogger('silent');
+  return createGroupRunner({
+    store,
+    sender,
+    delivery: createDelivery({
+      store,
+      sender,
+      maxPayloadBytes: 3072,
+      ttlSeconds: 60,
+      topics: true,
+      logger,
+    }),
+    retention: RETENTION,
+    logger,
+    ...extra,
+  });
+}
 afterEach(async () => {
   await runner?.close();
   runner = undefined;
@@ -121,23 +145,7 @@ async function setup(
     if (!created.ok) throw new Error(created.reason);
     return { ...record, base: created.base };
   };
-  const logger = createLogger('silent');
-  runner = createGroupRunner({
-    store,
-    sender,
-    delivery: createDelivery({
-      store,
-      sender,
-      maxPayloadBytes: 3072,
-      ttlSeconds: 60,
-      topics: true,
-      logger,
-    }),
-    retention: RETENTION,
-    logger,
-    retryBaseMs: 1,
-    retryMaxMs: 2,
-  });
+  runner = createTestRunner(store, sender, { retryBaseMs: 1, retryMaxMs: 2 });
   const feed = createFeed();
   return { store, sender, group, feed, runner, member, browser };
 }
@@ -426,20 +434,7 @@ describe('group runner: appends', () => {
     // This instance was forgotten and took the group back under its new lease.
     const renewed = group.token + 100;
     await store.claimGroup(group.id, group.token, OWNER, renewed);
-    const logger = createLogger('silent');
-    runner = createGroupRunner({
-      store,
-      sender,
-      delivery: createDelivery({
-        store,
-        sender,
-        maxPayloadBytes: 3072,
-        ttlSeconds: 60,
-        topics: true,
-        logger,
-      }),
-      retention: RETENTION,
-      logger,
+    runner = createTestRunner(store, sender, {
       reclaim: async (stale) => {
         const stored = await store.getGroup(stale.id);
         return stored?.owner === OWNER ? stored.token : null;
