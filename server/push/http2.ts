@@ -1,25 +1,18 @@
 /**
- * HTTP/2 to one push-service origin: requests multiplexed as streams over as few sessions as
- * the server's stream limit allows.
+ * HTTP/2 to one push-service origin: requests multiplexed as streams over as few connections as
+ * the server's stream limit allows, on this package's own HTTP/2 client (`h2/`).
  * @packageDocumentation
  */
-import {
-  type ClientHttp2Session,
-  type ClientHttp2Stream,
-  connect,
-  constants,
-  type OutgoingHttpHeaders,
-} from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { PushEndpoint } from './endpoint.js';
 import { PushRequestError } from './errors.js';
+import { createHttp2Connection, type Http2Connection } from './h2/connection.js';
+import { createPushHeaderEncoder } from './h2/hpack-encode.js';
 import {
-  firstHeader,
   MAX_RESPONSE_BYTES,
   type OriginTransport,
   type PushHttpResponse,
   type PushRequest,
-  pushHeaders,
 } from './http-types.js';
 import { connectTls } from './tls-connect.js';
 
@@ -43,19 +36,14 @@ export class NotHttp2Error extends Error {
   override readonly name = 'NotHttp2Error';
 }
 
-/** Streams a server allows when its SETTINGS leave the limit out (RFC 9113: unlimited). */
-const UNLIMITED_STREAMS = 2 ** 31 - 1;
-
 interface Session {
   /** Set once connected and the server's SETTINGS arrived. */
-  http2: ClientHttp2Session | undefined;
-  ready: Promise<ClientHttp2Session>;
+  connection: Http2Connection | undefined;
+  ready: Promise<Http2Connection>;
   /** Requests on this session: streams open, or waiting for the session to be ready. */
   reserved: number;
   /** Streams open. */
   streams: number;
-  /** The server's `SETTINGS_MAX_CONCURRENT_STREAMS`. */
-  limit: number;
   /** Takes no new streams: GOAWAY received, failed, closing or idle-closed. */
   draining: boolean;
   idleTimer: NodeJS.Timeout | undefined;
@@ -64,7 +52,8 @@ interface Session {
 /** One request's state. */
 interface Flight {
   session: Session;
-  stream: ClientHttp2Stream | undefined;
+  /** The stream, once opened. */
+  streamId: number | undefined;
   settled: boolean;
   fail(error: Error): void;
 }
@@ -77,11 +66,11 @@ const closedError = () => new PushRequestError('PUSH_CLOSED', 'push HTTP client 
  * @returns the transport
  * @remarks
  * - A request goes on the first session with a free stream; when every session is at its
- *   server's `maxConcurrentStreams`, another session is opened. A session sends nothing before
- *   the server's SETTINGS arrive (the first frame a server sends); the requests that came
- *   meanwhile wait on it, and those past its limit then move on to another session instead of
- *   queueing inside this one. The lane in front bounds requests in flight, so there are never
- *   more sessions than `concurrencyPerOrigin` needs.
+ *   server's `SETTINGS_MAX_CONCURRENT_STREAMS`, another session is opened. A session sends no
+ *   request before the server's SETTINGS arrive (the first frame a server sends); the requests
+ *   that came meanwhile wait on it, and those past its limit then move on to another session
+ *   instead of queueing inside this one. The lane in front bounds requests in flight, so there
+ *   are never more sessions than `concurrencyPerOrigin` needs.
  * - A session that receives GOAWAY, fails or closes takes no new streams; the next request
  *   opens a fresh one. Its streams the server did process finish; the others fail as network
  *   errors, which the sender retries.
@@ -98,6 +87,7 @@ export function createHttp2Transport({
 }: Http2TransportOptions): OriginTransport {
   const sessions: Session[] = [];
   const flights = new Set<Flight>();
+  const encoder = createPushHeaderEncoder(endpoint.origin.slice('https://'.length));
   let closed = false;
 
   function retire(session: Session): void {
@@ -105,10 +95,10 @@ export function createHttp2Transport({
     clearTimeout(session.idleTimer);
     const at = sessions.indexOf(session);
     if (at !== -1) sessions.splice(at, 1);
-    if (session.reserved === 0) session.http2?.close();
+    if (session.reserved === 0) session.connection?.close();
   }
 
-  function whenReady(session: Session, socket: TLSSocket): Promise<ClientHttp2Session> {
+  async function whenReady(session: Session, socket: TLSSocket): Promise<Http2Connection> {
     if (socket.alpnProtocol !== 'h2') {
       socket.destroy();
       throw new NotHttp2Error(`${endpoint.origin} does not speak HTTP/2`);
@@ -117,34 +107,22 @@ export function createHttp2Transport({
       socket.destroy();
       throw closedError();
     }
-    const http2 = connect(endpoint.origin, {
-      createConnection: () => socket,
-      settings: { enablePush: false },
+    const connection = createHttp2Connection(socket, {
+      // Streams the server already took finish; the rest fail and are retried elsewhere.
+      onGoaway: () => retire(session),
+      onClose: () => retire(session),
     });
-    // Streams the server already took finish; the rest fail and are retried elsewhere.
-    http2.on('goaway', () => retire(session));
-    http2.on('close', () => retire(session));
-    return new Promise((resolve, reject) => {
-      http2.on('error', (error) => {
-        retire(session);
-        reject(error);
-      });
-      http2.once('close', () => reject(new Error('session closed before its SETTINGS')));
-      http2.on('remoteSettings', (settings) => {
-        session.limit = Math.max(1, settings.maxConcurrentStreams ?? UNLIMITED_STREAMS);
-        session.http2 = http2;
-        resolve(http2);
-      });
-    });
+    await connection.ready;
+    session.connection = connection;
+    return connection;
   }
 
   function open(): Session {
     const session: Session = {
-      http2: undefined,
+      connection: undefined,
       ready: connectTls(endpoint, { ca, timeoutMs }).then((socket) => whenReady(session, socket)),
       reserved: 0,
       streams: 0,
-      limit: UNLIMITED_STREAMS,
       draining: false,
       idleTimer: undefined,
     };
@@ -154,13 +132,13 @@ export function createHttp2Transport({
   }
 
   function usable(session: Session): boolean {
-    const { http2 } = session;
+    const { connection } = session;
     if (session.draining) return false;
     // Until its SETTINGS say how many streams it takes, a connecting session takes every
     // request: those past its limit move on once it is ready, so the sessions opened are
     // exactly those the limit calls for.
-    if (http2 === undefined) return true;
-    return session.reserved < session.limit && !http2.closed && !http2.destroyed;
+    if (connection === undefined) return true;
+    return session.reserved < connection.maxConcurrentStreams && connection.usable;
   }
 
   function reserve(): Session {
@@ -168,7 +146,7 @@ export function createHttp2Transport({
     session.reserved += 1;
     clearTimeout(session.idleTimer);
     session.idleTimer = undefined;
-    session.http2?.ref();
+    session.connection?.ref();
     return session;
   }
 
@@ -177,10 +155,10 @@ export function createHttp2Transport({
     if (session.reserved > 0) return;
     // A draining session closes once its last stream is done.
     if (session.draining) {
-      session.http2?.close();
+      session.connection?.close();
       return;
     }
-    session.http2?.unref();
+    session.connection?.unref();
     session.idleTimer = setTimeout(() => retire(session), idleTimeoutMs);
     session.idleTimer.unref();
   }
@@ -202,14 +180,11 @@ export function createHttp2Transport({
 
   function post(request: PushRequest): Promise<PushHttpResponse> {
     return new Promise((resolve, reject) => {
-      const headers: OutgoingHttpHeaders = pushHeaders(request, {
-        ':method': 'POST',
-        ':path': request.endpoint.path,
-      });
       let response: PushHttpResponse | undefined;
+      let received = 0;
       const flight: Flight = {
         session: reserve(),
-        stream: undefined,
+        streamId: undefined,
         settled: false,
         fail: (error) => finish(error, true),
       };
@@ -229,13 +204,10 @@ export function createHttp2Transport({
         clearTimeout(timer);
         flights.delete(flight);
         const { session } = flight;
-        if (flight.stream !== undefined) {
+        if (flight.streamId !== undefined) {
           session.streams -= 1;
-          if (cut) flight.stream.close(constants.NGHTTP2_CANCEL);
+          if (cut) session.connection?.cancel(flight.streamId);
         }
-        // A stream ended by its session's death: no retry may pick that session again, even
-        // before the session's own 'close' comes.
-        if (session.http2?.destroyed === true || session.http2?.closed === true) retire(session);
         release(session);
         // Once a status arrived it is the answer, whatever happens to the stream after.
         if (response !== undefined && !cut) resolve(response);
@@ -245,43 +217,32 @@ export function createHttp2Transport({
       function start(): void {
         if (flight.settled) return;
         const { session } = flight;
-        const http2 = session.http2;
-        if (http2 === undefined) {
+        const connection = session.connection;
+        if (connection === undefined) {
           session.ready.then(start, (error: Error) => finish(error));
           return;
         }
-        if (session.streams >= session.limit || session.draining) {
+        if (session.streams >= connection.maxConcurrentStreams || !connection.usable) {
           // The server allows fewer streams than assumed, or the session is going away.
           release(session);
           flight.session = reserve();
           start();
           return;
         }
-        let stream: ClientHttp2Stream;
-        try {
-          stream = http2.request(headers, { endStream: false });
-        } catch (error) {
-          // The session went away between the choice and the request.
-          retire(session);
-          finish(error as Error);
-          return;
-        }
         session.streams += 1;
-        flight.stream = stream;
-        stream.on('response', (answer) => {
-          response = {
-            status: Number(answer[':status'] ?? 0),
-            retryAfter: firstHeader(answer['retry-after']),
-          };
+        flight.streamId = connection.request(encoder.encode(request), request.body, {
+          onResponse(status, retryAfter) {
+            response = { status, retryAfter };
+          },
+          onData(bytes) {
+            received += bytes;
+            if (received <= MAX_RESPONSE_BYTES || flight.streamId === undefined) return;
+            // Enough read: the status is the answer.
+            connection.cancel(flight.streamId);
+            finish();
+          },
+          onClose: (error) => finish(error),
         });
-        let bytes = 0;
-        stream.on('data', (chunk: Buffer) => {
-          bytes += chunk.length;
-          if (bytes > MAX_RESPONSE_BYTES) stream.close(constants.NGHTTP2_CANCEL);
-        });
-        stream.on('error', (error) => finish(error));
-        stream.on('close', () => finish());
-        stream.end(request.body);
       }
 
       start();
@@ -298,7 +259,7 @@ export function createHttp2Transport({
       for (const flight of [...flights]) flight.fail(error);
       for (const session of [...sessions]) {
         retire(session);
-        session.http2?.destroy();
+        session.connection?.destroy(error);
       }
     },
   };
