@@ -56,29 +56,62 @@ export interface Delivery {
  * at the push service, so at most one waits there per group and browser (autopush drops a
  * browser with ~150 stored messages; the log holds them all anyway). A hash: ids are secrets.
  */
-const topicOf = (groupId: string, subscriptionId: string, part: number): string =>
-  createHash('sha256')
-    .update(`${groupId}\n${subscriptionId}\n${part}`)
-    .digest('base64url')
-    .slice(0, 32);
+const topicOf = (key: string): string =>
+  createHash('sha256').update(key).digest('base64url').slice(0, 32);
 
 const encoder = new TextEncoder();
 
 /**
- * One member's envelope as JSON text, written by hand: the payload's JSON is made once per
- * message and spliced into every member's envelope. Ids need no escaping: tab ids are checked
- * against the protocol's base64url shape when they arrive, registration ids are ours.
+ * A member's envelope up to its `payload` (or its closing brace), as JSON text written by hand.
+ * ASCII only, and no escaping needed: tab ids are checked against the protocol's base64url shape
+ * when they arrive, registration ids are ours.
  */
-function envelopeText(member: MemberRoute, seq: number, type: string, payload?: string): string {
+function envelopeHead(member: MemberRoute, seq: number, type: string): string {
   const own = seq - member.base;
-  const head = `{"v":${PROTOCOL_VERSION},"id":"${member.id}:${own}","tab":"${member.tabId}","reg":"${member.id}","seq":${own},"type":"${type}"`;
-  return payload === undefined ? `${head}}` : `${head},"payload":${payload}}`;
+  return `{"v":${PROTOCOL_VERSION},"id":"${member.id}:${own}","tab":"${member.tabId}","reg":"${member.id}","seq":${own},"type":"${type}"`;
+}
+
+const BATCH_OPEN = `{"v":${PROTOCOL_VERSION},"batch":[`;
+const PAYLOAD_KEY = ',"payload":';
+
+/**
+ * The members' envelopes of one message as the bytes of one push: the envelope itself for one
+ * member, else a batch. Written straight into one buffer: the heads are ASCII, and the payload's
+ * UTF-8 (made once per message) is copied into each envelope, so no text the size of the batch is
+ * ever built, only to be encoded and dropped.
+ */
+function batchBytes(
+  members: readonly MemberRoute[],
+  seq: number,
+  type: string,
+  payload: Uint8Array | undefined,
+): Buffer {
+  const heads = members.map((member) => envelopeHead(member, seq, type));
+  const single = heads.length === 1;
+  const each = (payload === undefined ? 0 : PAYLOAD_KEY.length + payload.byteLength) + 1;
+  let size = single ? 0 : BATCH_OPEN.length + heads.length + 1;
+  for (const head of heads) size += head.length + each;
+  const out = Buffer.allocUnsafe(size);
+  let at = single ? 0 : out.write(BATCH_OPEN, 0, 'latin1');
+  heads.forEach((head, i) => {
+    if (i > 0) out[at++] = 0x2c; // ,
+    at += out.write(head, at, 'latin1');
+    if (payload !== undefined) {
+      at += out.write(PAYLOAD_KEY, at, 'latin1');
+      out.set(payload, at);
+      at += payload.byteLength;
+    }
+    out[at++] = 0x7d; // }
+  });
+  if (!single) {
+    out[at++] = 0x5d; // ]
+    out[at++] = 0x7d; // }
+  }
+  return out;
 }
 
 const batchText = (envelopes: string[]): string =>
-  envelopes.length === 1
-    ? (envelopes[0] as string)
-    : `{"v":${PROTOCOL_VERSION},"batch":[${envelopes.join(',')}]}`;
+  envelopes.length === 1 ? (envelopes[0] as string) : `${BATCH_OPEN}${envelopes.join(',')}]}`;
 
 /** Packs envelopes into as few texts under `budget` bytes as it can, in order. */
 function pack(envelopes: string[], budget: number): string[][] {
@@ -126,6 +159,21 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   } = options;
   /** Endpoint and keys per push subscription id: fixed for the id's life, so cached. */
   const targets = new Map<string, PushTarget>();
+  /** Topics by group, subscription and part: the same hash on every event, so cached. */
+  const topicCache = new Map<string, string>();
+  const topicFor = (groupId: string, subscriptionId: string, part: number): string => {
+    const key = `${groupId}\n${subscriptionId}\n${part}`;
+    let topic = topicCache.get(key);
+    if (topic === undefined) {
+      topic = topicOf(key);
+      if (topicCache.size >= maxCachedSubscriptions) {
+        const oldest = topicCache.keys().next();
+        if (!oldest.done) topicCache.delete(oldest.value);
+      }
+      topicCache.set(key, topic);
+    }
+    return topic;
+  };
 
   const targetOf = async (subscriptionId: string): Promise<PushTarget | null> => {
     const cached = targets.get(subscriptionId);
@@ -178,7 +226,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     members: MemberRoute[],
     seq: number,
     message: GroupMessage,
-    payload: string | undefined,
+    payload: Uint8Array | undefined,
     publishedAt: number,
   ): Promise<number> => {
     const target = await targetOf(subscriptionId);
@@ -187,15 +235,14 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       await store.signal(groupChannel(groupId), groupSignal(groupId, seq));
       return 0;
     }
-    const now = Date.now();
-    const lifetime = Math.floor((Math.min(...members.map((m) => m.expiresAt)) - now) / 1000);
+    let expiresAt = Number.POSITIVE_INFINITY;
+    for (const member of members) expiresAt = Math.min(expiresAt, member.expiresAt);
+    const lifetime = Math.floor((expiresAt - Date.now()) / 1000);
     const ttl = Math.max(0, Math.min(ttlSeconds, lifetime));
-    // Encoded once: its length decides, and the same bytes are sent. References are made only
+    // Built once: its length decides, and the same bytes are sent. References are made only
     // when they are needed (rarely: a result too large, or a push service's lower limit).
-    const full = encoder.encode(
-      batchText(members.map((member) => envelopeText(member, seq, message.type, payload))),
-    );
-    const refs = () => members.map((member) => envelopeText(member, seq, 'ref'));
+    const full = batchBytes(members, seq, message.type, payload);
+    const refs = () => members.map((member) => `${envelopeHead(member, seq, 'ref')}}`);
     const fits = full.byteLength <= maxPayloadBytes;
     if (!fits) telemetry?.refPushed({ cause: 'too-large' });
     const parts = fits
@@ -212,7 +259,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
           fallback,
           {
             ttlSeconds: ttl,
-            ...(topics ? { topic: topicOf(groupId, subscriptionId, part) } : {}),
+            ...(topics ? { topic: topicFor(groupId, subscriptionId, part) } : {}),
           },
           `${logId(groupId)}:${seq} to ${logId(subscriptionId)}`,
         ),
@@ -250,7 +297,10 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         work.push(store.signal(groupChannel(groupId), groupSignal(groupId, seq)).then(() => 0));
       }
       if (bySubscription.size > 0) {
-        const payload = message.payload === undefined ? undefined : JSON.stringify(message.payload);
+        const payload =
+          message.payload === undefined
+            ? undefined
+            : encoder.encode(JSON.stringify(message.payload));
         for (const [subscriptionId, batch] of bySubscription) {
           work.push(
             pushTo(groupId, subscriptionId, batch, seq, message, payload, publishedAt).catch(
