@@ -204,9 +204,15 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       return remove;
     },
     span(name, attributes, work) {
-      return getTracer().startActiveSpan(name, { attributes }, (span) =>
-        runInSpan(api, span, work),
-      );
+      return getTracer().startActiveSpan(name, { attributes }, (span) => {
+        // A span nobody records (no SDK registered, or sampled out) keeps nothing: the work
+        // runs without the wrappers a recorded span needs, as it does for every push.
+        if (!span.isRecording()) {
+          span.end();
+          return work(NOOP_SPAN);
+        }
+        return runInSpan(api, span, work);
+      });
     },
   };
 }
