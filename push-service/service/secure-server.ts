@@ -9,6 +9,9 @@ import type { TlsCertificate } from './certificate.js';
 import { listen } from './listen.js';
 import type { PushRequestListener } from './push-endpoint.js';
 
+/** The receive window of each HTTP/2 connection, for every stream together. */
+const CONNECTION_WINDOW_BYTES = 4 * 1024 * 1024;
+
 /** Options of {@link startSecureServer}. */
 export interface SecureServerOptions {
   host: string;
@@ -44,6 +47,12 @@ export async function startSecureServer({
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
+  });
+  // HTTP/2 starts every connection with a 64 KiB receive window: a sender could then have only
+  // 64 KiB of messages on the way per round trip, whatever its concurrency. A push service takes
+  // thousands of messages at once from one application server, so the window is opened wide.
+  server.on('session', (session) => {
+    session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
   });
   // A client that breaks its session must not take the service down; nothing else to do.
   server.on('sessionError', () => {});
