@@ -1,16 +1,18 @@
 /**
- * An HTTP proxy that holds every request for a fixed time before forwarding it: a push service
+ * A TCP relay that holds every chunk for half the round trip in each direction: a push service
  * `delayMs` away, as FCM or autopush are from a real server, with the local push service's
- * checks and storage behind it. Requests are forwarded unchanged (the `Host` and the VAPID
- * audience stay the service's), over keep-alive sockets.
+ * checks and storage behind it. It relays bytes, not requests, so TLS, HTTP/2 and HTTP/1.1 pass
+ * through unchanged (the certificate, `Host` and the VAPID audience stay the service's), and
+ * every round trip on a connection (handshake, request and answer, WINDOW_UPDATE) pays the delay.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 
-/** A running proxy. */
+/** A running relay. */
 export interface DelayProxy {
-  /** Requests forwarded so far. */
-  readonly requests: number;
+  /** Connections relayed so far. */
+  readonly connections: number;
+  /** Bytes relayed towards the service so far. */
+  readonly bytes: number;
   close(): Promise<void>;
 }
 
@@ -19,64 +21,62 @@ export interface DelayProxyOptions {
   /** Address and port to listen on. */
   host: string;
   port: number;
-  /** Where requests go. */
+  /** Where connections go. */
   target: { host: string; port: number };
-  /** Added to every request's round trip. */
+  /** Added to every round trip: half on the way there, half on the way back. */
   delayMs: number;
 }
 
 /**
- * Starts the proxy.
- * @param options - where it listens, where it forwards, the delay
- * @returns the proxy, listening
+ * Starts the relay.
+ * @param options - where it listens, where it relays to, the delay
+ * @returns the relay, listening
  */
 export async function startDelayProxy(options: DelayProxyOptions): Promise<DelayProxy> {
   const { target, delayMs } = options;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
-  let requests = 0;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  let bytes = 0;
+  /** Chunks keep their order: every chunk of one direction waits the same time. */
+  const relay = (from: net.Socket, to: net.Socket, count: boolean) => {
+    from.on('data', (chunk: Buffer) => {
+      if (count) bytes += chunk.length;
       setTimeout(() => {
-        requests += 1;
-        const forwarded = http.request(
-          {
-            host: target.host,
-            port: target.port,
-            method: req.method,
-            path: req.url,
-            headers: req.headers,
-            agent,
-          },
-          (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        forwarded.on('error', () => {
-          res.writeHead(502);
-          res.end();
-        });
-        forwarded.end(Buffer.concat(chunks));
-      }, delayMs);
+        if (!to.destroyed) to.write(chunk);
+      }, delayMs / 2);
     });
+    from.on('end', () => setTimeout(() => to.end(), delayMs / 2));
+    from.on('close', () => setTimeout(() => to.destroy(), delayMs / 2));
+    from.on('error', () => {});
+  };
+  const server = net.createServer((client) => {
+    connections += 1;
+    client.setNoDelay(true);
+    const service = net.connect({ host: target.host, port: target.port, noDelay: true });
+    for (const socket of [client, service]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    relay(client, service, true);
+    relay(service, client, false);
   });
-  // Senders keep their sockets between events.
-  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
-  if ((server.address() as AddressInfo).port !== options.port) throw new Error('bench: proxy port');
+  if ((server.address() as net.AddressInfo).port !== options.port) {
+    throw new Error('bench: proxy port');
+  }
   return {
-    get requests() {
-      return requests;
+    get connections() {
+      return connections;
+    },
+    get bytes() {
+      return bytes;
     },
     async close() {
-      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      agent.destroy();
     },
   };
 }

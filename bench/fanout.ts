@@ -26,13 +26,16 @@ const TRANSPORTS = [
  * - bare: the floor plus one bare POST each with Node's HTTP, 256 in flight (`bare-send.ts`),
  *   what no sender can go below with node:http2 / node:http;
  * - `web-push` by hand: `generateRequestDetails` and a keep-alive agent, 50 in flight.
- * Twice: over HTTP/2 (the production path: web-push speaks HTTPS/1.1 there) and over HTTP/1.1.
+ * Twice: over HTTP/2 (the production path: web-push speaks HTTPS/1.1 there) and over HTTP/1.1;
+ * `BENCH_FANOUT_TRANSPORTS=http2` (or `http1`) runs one.
  */
 export async function run(): Promise<SuiteResult> {
   const measurements: Measurement[] = [];
   const comparisons: Comparison[] = [];
   const notes: string[] = [];
+  const only = process.env.BENCH_FANOUT_TRANSPORTS?.split(',');
   for (const [transport, description] of TRANSPORTS) {
+    if (only !== undefined && !only.includes(transport)) continue;
     const options: FanoutOptions = { transport, ...SIZES };
     const samples = await measureFanout(options);
     const name = (what: string) => `fanout.${transport}.${what}`;
