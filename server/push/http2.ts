@@ -61,6 +61,12 @@ interface Flight {
 const closedError = () => new PushRequestError('PUSH_CLOSED', 'push HTTP client is closed');
 
 /**
+ * Streams a session takes: a server that allows none still gets one at a time (it refuses it,
+ * and the sender backs off) rather than a new session per request.
+ */
+const streamLimit = (connection: Http2Connection) => Math.max(1, connection.maxConcurrentStreams);
+
+/**
  * Creates the HTTP/2 transport of one https origin.
  * @param options - where, deadlines and trust
  * @returns the transport
@@ -138,7 +144,7 @@ export function createHttp2Transport({
     // request: those past its limit move on once it is ready, so the sessions opened are
     // exactly those the limit calls for.
     if (connection === undefined) return true;
-    return session.reserved < connection.maxConcurrentStreams && connection.usable;
+    return session.reserved < streamLimit(connection) && connection.usable;
   }
 
   function reserve(): Session {
@@ -222,7 +228,7 @@ export function createHttp2Transport({
           session.ready.then(start, (error: Error) => finish(error));
           return;
         }
-        if (session.streams >= connection.maxConcurrentStreams || !connection.usable) {
+        if (session.streams >= streamLimit(connection) || !connection.usable) {
           // The server allows fewer streams than assumed, or the session is going away.
           release(session);
           flight.session = reserve();
