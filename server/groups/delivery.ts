@@ -6,6 +6,7 @@ import type { PushSender, PushTarget, SendOptions } from '../push/index.js';
 import type { GroupMessage, MemberRoute, Store } from '../store/types.js';
 import { appendSignal, groupChannel, groupSignal } from '../stream/signals.js';
 import type { Telemetry } from '../telemetry.js';
+import { BATCH_OPEN, createEnvelopeWriter, envelopeHead } from './envelope-bytes.js';
 
 /** Options of {@link createDelivery}. */
 export interface DeliveryOptions {
@@ -25,6 +26,11 @@ export interface DeliveryOptions {
    * @defaultValue `10_000`
    */
   maxCachedSubscriptions?: number;
+  /**
+   * Members whose envelope's fixed parts (ids, tab) are kept as bytes, about 200 bytes each.
+   * @defaultValue `50_000`
+   */
+  maxCachedMembers?: number;
 }
 
 /** What one delivery did. */
@@ -60,55 +66,6 @@ const topicOf = (key: string): string =>
   createHash('sha256').update(key).digest('base64url').slice(0, 32);
 
 const encoder = new TextEncoder();
-
-/**
- * A member's envelope up to its `payload` (or its closing brace), as JSON text written by hand.
- * ASCII only, and no escaping needed: tab ids are checked against the protocol's base64url shape
- * when they arrive, registration ids are ours.
- */
-function envelopeHead(member: MemberRoute, seq: number, type: string): string {
-  const own = seq - member.base;
-  return `{"v":${PROTOCOL_VERSION},"id":"${member.id}:${own}","tab":"${member.tabId}","reg":"${member.id}","seq":${own},"type":"${type}"`;
-}
-
-const BATCH_OPEN = `{"v":${PROTOCOL_VERSION},"batch":[`;
-const PAYLOAD_KEY = ',"payload":';
-
-/**
- * The members' envelopes of one message as the bytes of one push: the envelope itself for one
- * member, else a batch. Written straight into one buffer: the heads are ASCII, and the payload's
- * UTF-8 (made once per message) is copied into each envelope, so no text the size of the batch is
- * ever built, only to be encoded and dropped.
- */
-function batchBytes(
-  members: readonly MemberRoute[],
-  seq: number,
-  type: string,
-  payload: Uint8Array | undefined,
-): Buffer {
-  const heads = members.map((member) => envelopeHead(member, seq, type));
-  const single = heads.length === 1;
-  const each = (payload === undefined ? 0 : PAYLOAD_KEY.length + payload.byteLength) + 1;
-  let size = single ? 0 : BATCH_OPEN.length + heads.length + 1;
-  for (const head of heads) size += head.length + each;
-  const out = Buffer.allocUnsafe(size);
-  let at = single ? 0 : out.write(BATCH_OPEN, 0, 'latin1');
-  heads.forEach((head, i) => {
-    if (i > 0) out[at++] = 0x2c; // ,
-    at += out.write(head, at, 'latin1');
-    if (payload !== undefined) {
-      at += out.write(PAYLOAD_KEY, at, 'latin1');
-      out.set(payload, at);
-      at += payload.byteLength;
-    }
-    out[at++] = 0x7d; // }
-  });
-  if (!single) {
-    out[at++] = 0x5d; // ]
-    out[at++] = 0x7d; // }
-  }
-  return out;
-}
 
 const batchText = (envelopes: string[]): string =>
   envelopes.length === 1 ? (envelopes[0] as string) : `${BATCH_OPEN}${envelopes.join(',')}]}`;
@@ -156,9 +113,11 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     logger,
     telemetry,
     maxCachedSubscriptions = 10_000,
+    maxCachedMembers = 50_000,
   } = options;
   /** Endpoint and keys per push subscription id: fixed for the id's life, so cached. */
   const targets = new Map<string, PushTarget>();
+  const envelopes = createEnvelopeWriter(maxCachedMembers);
   /** Topics by group, subscription and part: the same hash on every event, so cached. */
   const topicCache = new Map<string, string>();
   const topicFor = (groupId: string, subscriptionId: string, part: number): string => {
@@ -241,7 +200,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     const ttl = Math.max(0, Math.min(ttlSeconds, lifetime));
     // Built once: its length decides, and the same bytes are sent. References are made only
     // when they are needed (rarely: a result too large, or a push service's lower limit).
-    const full = batchBytes(members, seq, message.type, payload);
+    const full = envelopes.batch(members, seq, message.type, payload);
     const refs = () => members.map((member) => `${envelopeHead(member, seq, 'ref')}}`);
     const fits = full.byteLength <= maxPayloadBytes;
     if (!fits) telemetry?.refPushed({ cause: 'too-large' });

@@ -1,0 +1,142 @@
+/**
+ * The bytes of a group message's push: each member's envelope (PROTOCOL.md), one of them alone
+ * or several in a batch, written straight into one buffer.
+ * @packageDocumentation
+ */
+import { PROTOCOL_VERSION } from '../../protocol/index.js';
+import type { MemberRoute } from '../store/types.js';
+
+/**
+ * A member's envelope up to its `payload` (or its closing brace), as JSON text written by hand.
+ * ASCII only, and no escaping needed: tab ids are checked against the protocol's base64url shape
+ * when they arrive, registration ids are ours.
+ * @param member - the member
+ * @param seq - the group seq; the member's own is counted from its `base`
+ * @param type - the envelope type
+ * @returns the text
+ */
+export function envelopeHead(member: MemberRoute, seq: number, type: string): string {
+  const own = seq - member.base;
+  return `{"v":${PROTOCOL_VERSION},"id":"${member.id}:${own}","tab":"${member.tabId}","reg":"${member.id}","seq":${own},"type":"${type}"`;
+}
+
+/** Opens a batch of envelopes. */
+export const BATCH_OPEN = `{"v":${PROTOCOL_VERSION},"batch":[`;
+const PAYLOAD_KEY = Buffer.from(',"payload":', 'latin1');
+
+/** What of a member's envelope never changes: around its own seq, which comes twice. */
+interface MemberParts {
+  readonly tabId: string;
+  /** `{"v":1,"id":"<registration>:` */
+  readonly open: Buffer;
+  /** `","tab":"<tab>","reg":"<registration>","seq":` */
+  readonly middle: Buffer;
+}
+
+/** Writes push bytes for group messages. */
+export interface EnvelopeWriter {
+  /**
+   * The members' envelopes of one message: the envelope itself for one member, else a batch.
+   * @param members - who gets it, at least one
+   * @param seq - the group seq of the message
+   * @param type - `next`, `error` or `complete`
+   * @param payload - the payload's JSON as UTF-8, made once per message
+   * @returns the bytes of one push
+   */
+  batch(
+    members: readonly MemberRoute[],
+    seq: number,
+    type: string,
+    payload: Uint8Array | undefined,
+  ): Buffer;
+}
+
+const digits = (value: number): number => (value < 10 ? 1 : Math.floor(Math.log10(value)) + 1);
+
+/** Writes a non-negative integer in decimal ASCII; returns the offset after it. */
+function writeInteger(out: Buffer, at: number, value: number): number {
+  const end = at + digits(value);
+  let rest = value;
+  for (let i = end - 1; i >= at; i -= 1) {
+    out[i] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return end;
+}
+
+/**
+ * Creates a writer that keeps each member's fixed parts as bytes.
+ * @param maxMembers - members whose parts are kept; the oldest kept are forgotten first
+ * @returns the writer
+ * @remarks A fan-out writes the same members' ids and tabs on every event: kept as bytes, an
+ * envelope costs a few copies and its seq's digits, and no string is made per member or per
+ * push. The payload is copied into each envelope from the one UTF-8 encoding of the message.
+ */
+export function createEnvelopeWriter(maxMembers: number): EnvelopeWriter {
+  const kept = new Map<string, MemberParts>();
+  const tails = new Map<string, Buffer>();
+
+  function partsOf(member: MemberRoute): MemberParts {
+    const known = kept.get(member.id);
+    if (known !== undefined && known.tabId === member.tabId) return known;
+    const parts = {
+      tabId: member.tabId,
+      open: Buffer.from(`{"v":${PROTOCOL_VERSION},"id":"${member.id}:`, 'latin1'),
+      middle: Buffer.from(`","tab":"${member.tabId}","reg":"${member.id}","seq":`, 'latin1'),
+    };
+    if (kept.size >= maxMembers) {
+      const oldest = kept.keys().next();
+      if (!oldest.done) kept.delete(oldest.value);
+    }
+    kept.set(member.id, parts);
+    return parts;
+  }
+
+  /** `,"type":"<type>"`, the same bytes for every envelope of a type. */
+  function tailOf(type: string): Buffer {
+    let tail = tails.get(type);
+    if (tail === undefined) {
+      tail = Buffer.from(`,"type":"${type}"`, 'latin1');
+      tails.set(type, tail);
+    }
+    return tail;
+  }
+
+  return {
+    batch(members, seq, type, payload) {
+      const parts = members.map(partsOf);
+      const tail = tailOf(type);
+      const single = members.length === 1;
+      const each =
+        tail.length + 1 + (payload === undefined ? 0 : PAYLOAD_KEY.length + payload.byteLength);
+      let size = single ? 0 : BATCH_OPEN.length + members.length + 1;
+      members.forEach((member, i) => {
+        const part = parts[i] as MemberParts;
+        size += part.open.length + part.middle.length + 2 * digits(seq - member.base) + each;
+      });
+      const out = Buffer.allocUnsafe(size);
+      let at = single ? 0 : out.write(BATCH_OPEN, 0, 'latin1');
+      members.forEach((member, i) => {
+        const part = parts[i] as MemberParts;
+        const own = seq - member.base;
+        if (i > 0) out[at++] = 0x2c; // ,
+        at += part.open.copy(out, at);
+        at = writeInteger(out, at, own);
+        at += part.middle.copy(out, at);
+        at = writeInteger(out, at, own);
+        at += tail.copy(out, at);
+        if (payload !== undefined) {
+          at += PAYLOAD_KEY.copy(out, at);
+          out.set(payload, at);
+          at += payload.byteLength;
+        }
+        out[at++] = 0x7d; // }
+      });
+      if (!single) {
+        out[at++] = 0x5d; // ]
+        out[at++] = 0x7d; // }
+      }
+      return out;
+    },
+  };
+}
