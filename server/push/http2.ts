@@ -55,6 +55,8 @@ interface Flight {
   /** The stream, once opened. */
   streamId: number | undefined;
   settled: boolean;
+  /** When it fails as timed out (epoch ms). */
+  readonly deadline: number;
   fail(error: Error): void;
 }
 
@@ -184,6 +186,40 @@ export function createHttp2Transport({
     );
   }
 
+  /**
+   * One timer for every request's deadline: requests are kept in the order they started, and
+   * all have the same timeout, so the first one's deadline is the next to pass. A timer per
+   * request was a measurable part of a fan-out.
+   */
+  let deadlineTimer: NodeJS.Timeout | undefined;
+
+  function armDeadline(): void {
+    if (deadlineTimer !== undefined) return;
+    const first = flights.values().next();
+    if (first.done) return;
+    deadlineTimer = setTimeout(expire, Math.max(0, first.value.deadline - Date.now()));
+  }
+
+  function disarmDeadline(): void {
+    clearTimeout(deadlineTimer);
+    deadlineTimer = undefined;
+  }
+
+  function expire(): void {
+    deadlineTimer = undefined;
+    const now = Date.now();
+    for (const flight of flights) {
+      if (flight.deadline > now) break;
+      flight.fail(
+        new PushRequestError(
+          'PUSH_TIMEOUT',
+          `no answer from ${endpoint.origin} in ${timeoutMs} ms`,
+        ),
+      );
+    }
+    armDeadline();
+  }
+
   function post(request: PushRequest): Promise<PushHttpResponse> {
     return new Promise((resolve, reject) => {
       let response: PushHttpResponse | undefined;
@@ -192,23 +228,17 @@ export function createHttp2Transport({
         session: reserve(),
         streamId: undefined,
         settled: false,
+        deadline: Date.now() + timeoutMs,
         fail: (error) => finish(error, true),
       };
-      const timer = setTimeout(() => {
-        flight.fail(
-          new PushRequestError(
-            'PUSH_TIMEOUT',
-            `no answer from ${endpoint.origin} in ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
       flights.add(flight);
+      armDeadline();
 
       function finish(error?: Error, cut = false): void {
         if (flight.settled) return;
         flight.settled = true;
-        clearTimeout(timer);
         flights.delete(flight);
+        if (flights.size === 0) disarmDeadline();
         const { session } = flight;
         if (flight.streamId !== undefined) {
           session.streams -= 1;
@@ -263,6 +293,7 @@ export function createHttp2Transport({
     close(error) {
       closed = true;
       for (const flight of [...flights]) flight.fail(error);
+      disarmDeadline();
       for (const session of [...sessions]) {
         retire(session);
         session.connection?.destroy(error);
