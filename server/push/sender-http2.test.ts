@@ -278,6 +278,27 @@ describe('createPushSender over HTTP/2', () => {
     expect(waits).toEqual([100]);
   });
 
+  it('times out each of several streams at its own deadline, not at the first one’s', async () => {
+    const push = await startHttp2PushServer(() => {});
+    const { sender: s } = sender(push, { timeoutMs: 300, maxAttempts: 1 });
+
+    const settled: string[] = [];
+    const first = s
+      .send(target(push, '/push/first'), message, { ttlSeconds: 60 })
+      .then((result) => settled.push('first') && result);
+    await until(() => push.requests.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const second = s
+      .send(target(push, '/push/second'), message, { ttlSeconds: 60 })
+      .then((result) => settled.push('second') && result);
+
+    expect(await first).toEqual({ ok: false, reason: 'failed', attempts: 1 });
+    // The first deadline passed; the second, set later, has not.
+    expect(settled).toEqual(['first']);
+    expect(await second).toEqual({ ok: false, reason: 'failed', attempts: 1 });
+    expect(settled).toEqual(['first', 'second']);
+  });
+
   it('close() ends a send waiting on an HTTP/2 stream with failed', async () => {
     const push = await startHttp2PushServer(() => {});
     const { sender: s } = sender(push, { timeoutMs: 5_000 });
