@@ -102,8 +102,10 @@ describe('importVapidKeys', () => {
       'VAPID_INVALID_KEY',
     ],
     [
+      // `!` is in no base64 alphabet. (A `/` would be read as plain base64's 63, and when the
+      // last digit's four data bits were 1111 already, the key decoded unchanged.)
       'a private key that is not base64url',
-      { privateKey: `${keys.privateKey.slice(0, -1)}/` },
+      { privateKey: `${keys.privateKey.slice(0, -1)}!` },
       'VAPID_INVALID_KEY',
     ],
     ['an http subject', { subject: 'http://example.com' }, 'VAPID_INVALID_SUBJECT'],
