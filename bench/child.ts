@@ -12,6 +12,8 @@ export interface BenchChild<Ready> {
   ready: Ready;
   /** Asks the child; resolves with its answer. */
   ask<T>(op: string, args?: object): Promise<T>;
+  /** Sends a request without waiting for its answer (which is dropped). */
+  tell(op: string, args?: object): void;
   stop(): Promise<void>;
 }
 
@@ -61,14 +63,20 @@ export async function startBenchChild<Ready>(
     for (const waiter of waiting.values()) waiter.reject(new Error(`${entry} exited`));
     waiting.clear();
   });
+  const send = (op: string, args: object): number => {
+    const id = nextId++;
+    child.send({ id, op, ...args });
+    return id;
+  };
   return {
     ready,
     ask: <T>(op: string, args: object = {}) =>
       new Promise<T>((resolve, reject) => {
-        const id = nextId++;
-        waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-        child.send({ id, op, ...args });
+        waiting.set(send(op, args), { resolve: resolve as (value: unknown) => void, reject });
       }),
+    tell(op, args = {}) {
+      send(op, args);
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

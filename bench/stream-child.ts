@@ -1,9 +1,9 @@
 /**
- * The parent's side of `stream-server.ts`: starts it as a child process and talks to it over
- * IPC.
+ * The parent's side of `stream-server.ts`: a bench child (`child.ts`) with the stream suites'
+ * requests and a clock comparison.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { startBenchChild } from './child.js';
 
 /** What the parent asks the child server. */
 export type BenchRequest =
@@ -13,12 +13,6 @@ export type BenchRequest =
 
 type Op = BenchRequest['op'];
 type Args<O extends Op> = Omit<Extract<BenchRequest, { op: O }>, 'id' | 'op'>;
-
-interface Reply {
-  id: number;
-  value?: unknown;
-  error?: string;
-}
 
 /**
  * Milliseconds since the epoch with sub-millisecond resolution. Both processes read the same
@@ -51,52 +45,12 @@ const ENTRY = fileURLToPath(new URL('./stream-server.ts', import.meta.url));
  * @returns the server, once it listens
  */
 export async function startBenchServer(): Promise<BenchServer> {
-  const child: ChildProcess = fork(ENTRY, [], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const waiting = new Map<number, { resolve(value: unknown): void; reject(e: Error): void }>();
-  let nextId = 0;
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('stream-server did not start')), 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`stream-server exited (${code}) while starting`));
-    });
-    child.on('message', (message: { ready?: number } & Reply) => {
-      if (message.ready !== undefined) {
-        clearTimeout(timer);
-        resolve(message.ready);
-        return;
-      }
-      const waiter = waiting.get(message.id);
-      if (!waiter) return;
-      waiting.delete(message.id);
-      if (message.error !== undefined) waiter.reject(new Error(message.error));
-      else waiter.resolve(message.value);
-    });
-  });
-  child.on('exit', () => {
-    for (const waiter of waiting.values()) waiter.reject(new Error('stream-server exited'));
-    waiting.clear();
-  });
-
-  const send = (op: Op, args: object = {}): number => {
-    const id = nextId++;
-    child.send({ id, op, ...args });
-    return id;
-  };
-  const ask: BenchServer['ask'] = (op, args) =>
-    new Promise((resolve, reject) => {
-      waiting.set(send(op, args), { resolve, reject });
-    });
-
+  const child = await startBenchChild<number>(ENTRY);
+  const ask: BenchServer['ask'] = (op, args) => child.ask(op, args);
   return {
-    url: `http://127.0.0.1:${port}/graphql`,
+    url: `http://127.0.0.1:${child.ready}/graphql`,
     ask,
-    tell: (op, args) => {
-      send(op, args);
-    },
+    tell: (op, args) => child.tell(op, args),
     heap: async () => Number(await ask('heap')),
     async clockOffset(samples = 50) {
       let best = { offsetMs: 0, roundTripMs: Number.POSITIVE_INFINITY };
@@ -111,13 +65,6 @@ export async function startBenchServer(): Promise<BenchServer> {
       }
       return best;
     },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.disconnect();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => child.stop(),
   };
 }
