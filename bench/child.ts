@@ -5,6 +5,7 @@
  * serve, and exits when the parent disconnects (see `serveBenchRequests`).
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** A running child. */
 export interface BenchChild<Ready> {
@@ -122,6 +123,56 @@ export function serveBenchRequests(
 export function cpuSince(from: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(from);
   return used.user + used.system;
+}
+
+/** CPU time per thread of this process (Linux `schedstat`, nanoseconds), by thread id. */
+export function threadCpuNs(): Map<number, number> {
+  const threads = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return threads;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8');
+      threads.set(Number(tid), Number(stat.slice(0, stat.indexOf(' '))));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return threads;
+}
+
+/**
+ * Where a process's CPU went since `from`: the main thread, the busiest other thread (in the
+ * push suites the encryption worker) and all the rest (V8's GC and compiler helpers, libuv).
+ * Microseconds; all zero where `/proc` is missing.
+ */
+export interface ThreadSplit {
+  main: number;
+  busiestOther: number;
+  rest: number;
+}
+
+/**
+ * Splits the CPU used since a {@link threadCpuNs} reading.
+ * @param from - the earlier reading
+ * @returns the split, microseconds
+ */
+export function threadSplitSince(from: Map<number, number>): ThreadSplit {
+  const deltas: number[] = [];
+  let main = 0;
+  for (const [tid, ns] of threadCpuNs()) {
+    const used = (ns - (from.get(tid) ?? 0)) / 1000;
+    if (tid === process.pid) main = used;
+    else deltas.push(used);
+  }
+  deltas.sort((a, b) => b - a);
+  const busiestOther = deltas[0] ?? 0;
+  const rest = deltas.slice(1).reduce((sum, value) => sum + value, 0);
+  return { main, busiestOther, rest };
 }
 
 /** `heapUsed` after full collections (needs `--expose-gc`). */

@@ -26,6 +26,8 @@ export interface FanoutSamples {
   wall: Record<Side, number[]>;
   pushes: number[];
   bytes: number[];
+  /** Ours per push, by thread (see `ThreadSplit`). */
+  threads: { main: number[]; busiestOther: number[]; rest: number[] };
   registrations: number;
   profiles: string[];
 }
@@ -63,6 +65,7 @@ export async function measureFanout(options: FanoutOptions): Promise<FanoutSampl
       wall: empty(),
       pushes: [],
       bytes: [],
+      threads: { main: [], busiestOther: [], rest: [] },
       registrations,
       profiles: [],
     };
@@ -76,6 +79,9 @@ export async function measureFanout(options: FanoutOptions): Promise<FanoutSampl
           checkPushes('event', event, browsers, bench.service.stats().accepted - before);
           samples.pushes.push(event.pushes);
           samples.bytes.push(event.bytes / event.pushes);
+          samples.threads.main.push(event.threads.main / event.pushes);
+          samples.threads.busiestOther.push(event.threads.busiestOther / event.pushes);
+          samples.threads.rest.push(event.threads.rest / event.pushes);
           cost = event;
         } else if (side === 'floor') {
           cost = await bench.floor();

@@ -54,6 +54,13 @@ export async function run(): Promise<SuiteResult> {
       floor,
       bare,
       webPush,
+      measurement(name('cpu-per-push.ours.main-thread'), 'µs/push', samples.threads.main),
+      measurement(
+        name('cpu-per-push.ours.busiest-other-thread'),
+        'µs/push',
+        samples.threads.busiestOther,
+      ),
+      measurement(name('cpu-per-push.ours.other-threads'), 'µs/push', samples.threads.rest),
       measurement(name('cpu-ours-over-floor.per-round'), 'ratio', perRound(samples.cpu.floor)),
       measurement(
         name('cpu-ours-over-web-push.per-round'),

@@ -4,7 +4,7 @@
  * answer, so nothing the bench does while waiting is counted.
  */
 import type { PushSender, PushTarget, SendOptions } from '../server/push/index.js';
-import { cpuSince } from './child.js';
+import { cpuSince, type ThreadSplit, threadCpuNs, threadSplitSince } from './child.js';
 
 /** One push as the server handed it to the sender, kept to send the same pushes by hand. */
 export interface CapturedPush {
@@ -26,6 +26,8 @@ export interface EventCost {
   failed: number;
   /** Plaintext bytes of all pushes. */
   bytes: number;
+  /** `cpuUs` by thread. */
+  threads: ThreadSplit;
 }
 
 interface Round {
@@ -36,6 +38,7 @@ interface Round {
   failed: number;
   bytes: number;
   cpu: NodeJS.CpuUsage;
+  threads: Map<number, number>;
   at: number;
   firstAt: number | undefined;
   captured: CapturedPush[];
@@ -69,6 +72,7 @@ export function createRecordingSender(inner: Required<PushSender>): RecordingSen
     current.firstAt ??= performance.now();
     if (current.settled < current.expect || current.settled !== current.started) return;
     const cpuUs = cpuSince(current.cpu);
+    const threads = threadSplitSince(current.threads);
     const now = performance.now();
     round = undefined;
     if (current.capture) lastCaptured = current.captured;
@@ -79,6 +83,7 @@ export function createRecordingSender(inner: Required<PushSender>): RecordingSen
       pushes: current.started,
       failed: current.failed,
       bytes: current.bytes,
+      threads,
     });
   };
 
@@ -123,6 +128,7 @@ export function createRecordingSender(inner: Required<PushSender>): RecordingSen
           captured: [],
           firstAt: undefined,
           done: resolve,
+          threads: threadCpuNs(),
           cpu: process.cpuUsage(),
           at: performance.now(),
         };
