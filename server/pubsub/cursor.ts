@@ -53,7 +53,9 @@ const storage = new AsyncLocalStorage<CursorTracker>();
  * @param tracker - from {@link createCursorTracker}
  * @param fn - e.g. graphql-js's `subscribe(...)` for the registration's operation
  * @returns what `fn` returns
- * @remarks Meant for one pubsub subscription per call. With several (a resolver merging two
+ * @remarks The tracker is there until `fn` returns or, when it returns a promise, until that
+ * promise settles: a subscription opened later (by an `async function*` resolver at its first
+ * `next()`, say) starts at the live end. Meant for one pubsub subscription per call. With several (a resolver merging two
  * topics), each resumes after the same id and `current` is the last pulled from any of them:
  * exact on one Redis node (ids are its clock), but a merge can pull events out of id order, and
  * then a replay repeats some.
@@ -67,7 +69,39 @@ const storage = new AsyncLocalStorage<CursorTracker>();
  * ```
  */
 export function runWithEventCursor<T>(tracker: CursorTracker, fn: () => T): T {
-  return storage.run(tracker, fn);
+  running += 1;
+  let result: T;
+  try {
+    result = storage.run(tracker, fn);
+  } catch (error) {
+    runEnded();
+    throw error;
+  }
+  if (isThenable(result)) result.then(runEnded, runEnded);
+  else runEnded();
+  return result;
+}
+
+/** Runs whose `fn` (or the promise it returned) has not settled yet. */
+let running = 0;
+
+/**
+ * Turns the storage off once no run is open. On Node 20 an enabled `AsyncLocalStorage` keeps
+ * promise hooks on for the whole process, and they cost every promise of every push a hook
+ * call and an allocation; a run needs them only until its subscription is set up, so they are
+ * on only while a registration is being set up. The next run turns them on again.
+ */
+function runEnded(): void {
+  running -= 1;
+  if (running === 0) storage.disable();
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /** The tracker of the enclosing {@link runWithEventCursor}, if any. */
