@@ -41,6 +41,21 @@ describe('runWithEventCursor', () => {
     expect(await later).toBeUndefined();
   });
 
+  it('a continuation left behind sees no tracker while a later run is open', async () => {
+    const first = createCursorTracker(null);
+    let later: Promise<unknown> | undefined;
+    runWithEventCursor(first, () => {
+      later = delay(10).then(() => activeCursorTracker());
+    });
+    const second = createCursorTracker(null);
+    const open = runWithEventCursor(second, async () => {
+      await delay(30);
+      return activeCursorTracker();
+    });
+    expect(await later).toBeUndefined();
+    expect(await open).toBe(second);
+  });
+
   it('works again after a run whose fn threw', async () => {
     expect(() =>
       runWithEventCursor(createCursorTracker(null), () => {

@@ -43,7 +43,13 @@ export function createCursorTracker(start: string | null = null): CursorTracker 
   return { start, current: start };
 }
 
-const storage = new AsyncLocalStorage<CursorTracker>();
+/** What a run puts in the storage: its tracker, and whether the run is still open. */
+interface RunFrame {
+  readonly tracker: CursorTracker;
+  open: boolean;
+}
+
+const storage = new AsyncLocalStorage<RunFrame>();
 
 /**
  * Runs `fn` so that the pubsub subscriptions it opens (directly or in a resolver it calls, also
@@ -69,16 +75,18 @@ const storage = new AsyncLocalStorage<CursorTracker>();
  * ```
  */
 export function runWithEventCursor<T>(tracker: CursorTracker, fn: () => T): T {
+  const frame: RunFrame = { tracker, open: true };
+  const end = (): void => runEnded(frame);
   running += 1;
   let result: T;
   try {
-    result = storage.run(tracker, fn);
+    result = storage.run(frame, fn);
   } catch (error) {
-    runEnded();
+    end();
     throw error;
   }
-  if (isThenable(result)) result.then(runEnded, runEnded);
-  else runEnded();
+  if (isThenable(result)) result.then(end, end);
+  else end();
   return result;
 }
 
@@ -86,12 +94,17 @@ export function runWithEventCursor<T>(tracker: CursorTracker, fn: () => T): T {
 let running = 0;
 
 /**
- * Turns the storage off once no run is open. On Node 20 an enabled `AsyncLocalStorage` keeps
- * promise hooks on for the whole process, and they cost every promise of every push a hook
+ * Closes the run's frame, so that a continuation it left behind no longer sees the tracker:
+ * how long a store outlives its run differs between Node versions (a promise made inside keeps
+ * it on Node 24, and on Node 20 after the storage is enabled again), the `open` flag does not.
+ *
+ * Then turns the storage off once no run is open. On Node 20 an enabled `AsyncLocalStorage`
+ * keeps promise hooks on for the whole process, and they cost every promise of every push a hook
  * call and an allocation; a run needs them only until its subscription is set up, so they are
  * on only while a registration is being set up. The next run turns them on again.
  */
-function runEnded(): void {
+function runEnded(frame: RunFrame): void {
+  frame.open = false;
   running -= 1;
   if (running === 0) storage.disable();
 }
@@ -106,5 +119,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** The tracker of the enclosing {@link runWithEventCursor}, if any. */
 export function activeCursorTracker(): CursorTracker | undefined {
-  return storage.getStore();
+  const frame = storage.getStore();
+  return frame?.open ? frame.tracker : undefined;
 }
