@@ -35,7 +35,13 @@ export async function startBenchChild<Ready>(
   env: Record<string, string> = {},
 ): Promise<BenchChild<Ready>> {
   const child: ChildProcess = fork(entry, [], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
+    // `BENCH_NODE_ARGS` (space-separated) adds V8/Node flags to diagnose a suite, e.g. `--trace-gc`.
+    execArgv: [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
