@@ -570,11 +570,15 @@ export function describeStoreContract(
         const pushed = reg(subscription.id, { groupId: own.id, background: true });
         const streamed = reg(null, { groupId: own.id });
         for (const r of [pushed, streamed]) await store.createRegistration(r, LIMITS);
+        // Read once before the changes below: a later read shows them all the same.
+        expect((await store.listMembers(own.id)).find((m) => m.id === streamed.id)?.held).toBe(
+          false,
+        );
         await store.renew(streamed.tabId, [{ registrationId: streamed.id, ackedSeq: 0 }], NOW + 9, {
           hidden: true,
         });
         const byId = (routes: Awaited<ReturnType<Store['listMembers']>>) =>
-          routes.sort((x, y) => (x.id < y.id ? -1 : 1));
+          [...routes].sort((x, y) => (x.id < y.id ? -1 : 1));
 
         expect(byId(await store.listMembers(own.id))).toEqual(
           byId([
@@ -598,6 +602,11 @@ export function describeStoreContract(
             },
           ]),
         );
+        expect((await store.move(streamed.tabId, [streamed.id], subscription.id, 10)).ok).toBe(
+          true,
+        );
+        const moved = (await store.listMembers(own.id)).find((m) => m.id === streamed.id);
+        expect(moved?.subscriptionId).toBe(subscription.id);
         await store.deleteRegistration(pushed.id);
         expect((await store.listMembers(own.id)).map((m) => m.id)).toEqual([streamed.id]);
         expect(await store.listMembers(randomId())).toEqual([]);

@@ -116,6 +116,39 @@ export function createMemoryStore(): Store {
     if (ids.size === 0) index.delete(key);
   };
 
+  /**
+   * Each registration's route, handed out again while it is unchanged: a group's fan-out reads
+   * every member on every event, and new objects per member and event would live until the
+   * event's last push is answered, through the young generation's collections. Records change
+   * in place, so a route is checked against its record rather than kept up to date.
+   */
+  const routeCache = new WeakMap<StoredRegistration, MemberRoute>();
+  const routeOf = (record: StoredRegistration): MemberRoute => {
+    const known = routeCache.get(record);
+    if (
+      known !== undefined &&
+      known.tabId === record.tabId &&
+      known.subscriptionId === record.subscriptionId &&
+      known.held === record.held &&
+      known.background === record.background &&
+      known.expiresAt === record.expiresAt &&
+      known.base === record.base
+    ) {
+      return known;
+    }
+    const route: MemberRoute = {
+      id: record.id,
+      tabId: record.tabId,
+      subscriptionId: record.subscriptionId,
+      held: record.held,
+      background: record.background,
+      expiresAt: record.expiresAt,
+      base: record.base,
+    };
+    routeCache.set(record, route);
+    return route;
+  };
+
   /** A registration as handed out: a copy, with its seq and done from its group. */
   const view = (stored: StoredRegistration): RegistrationRecord => {
     const group = groups.get(stored.groupId)?.record;
@@ -418,16 +451,7 @@ export function createMemoryStore(): Store {
       const routes: MemberRoute[] = [];
       for (const id of group.members.keys()) {
         const record = registrations.get(id);
-        if (!record) continue;
-        routes.push({
-          id,
-          tabId: record.tabId,
-          subscriptionId: record.subscriptionId,
-          held: record.held,
-          background: record.background,
-          expiresAt: record.expiresAt,
-          base: record.base,
-        });
+        if (record) routes.push(routeOf(record));
       }
       return routes;
     },

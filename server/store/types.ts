@@ -95,10 +95,15 @@ export interface GroupRecord {
   token: number;
 }
 
-/** What a group delivers to one member, read fresh for every message. */
-export type MemberRoute = Pick<
-  RegistrationRecord,
-  'id' | 'tabId' | 'subscriptionId' | 'held' | 'background' | 'expiresAt' | 'base'
+/**
+ * What a group delivers to one member, read fresh for every message. Read-only: a store may hand
+ * out the same object on every read while the registration is unchanged.
+ */
+export type MemberRoute = Readonly<
+  Pick<
+    RegistrationRecord,
+    'id' | 'tabId' | 'subscriptionId' | 'held' | 'background' | 'expiresAt' | 'base'
+  >
 >;
 
 /** One result of a group, stored once. */
@@ -275,7 +280,7 @@ export interface Store {
   createGroup(group: GroupRecord): Promise<void>;
   getGroup(id: string): Promise<GroupRecord | null>;
   /** How each member of the group is reached now; members being created or deleted may be missing. */
-  listMembers(groupId: string): Promise<MemberRoute[]>;
+  listMembers(groupId: string): Promise<readonly MemberRoute[]>;
   /**
    * Appends the group's next message: takes `seq + 1`, stores the message once, advances `seq`
    * (and `cursor`), marks `done` for `complete`/`error`, trims the log per `retention` and the
