@@ -177,6 +177,17 @@ describe('createSubscriptionKeyCache', () => {
     expect(cache.get(b)).not.toBe(parsedB);
   });
 
+  it('follows a keys object whose fields change', () => {
+    const cache = createSubscriptionKeyCache();
+    const [first, second] = [createUserAgentKeys().keys, createUserAgentKeys().keys];
+    const keys = { ...first };
+    const parsedFirst = cache.get(keys);
+    Object.assign(keys, second);
+    expect(cache.get(keys)).toEqual(cache.get({ ...second }));
+    expect(cache.get(keys)).not.toEqual(parsedFirst);
+    expect(cache.get({ ...first })).toBe(parsedFirst);
+  });
+
   it('does not cache malformed keys', () => {
     const cache = createSubscriptionKeyCache();
     expect(() => cache.get({ p256dh: 'AAAA', auth: 'AAAA' })).toThrow(InvalidSubscriptionKeysError);

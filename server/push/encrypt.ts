@@ -118,10 +118,24 @@ export function createSubscriptionKeyCache({
   maxEntries = 10_000,
 }: SubscriptionKeyCacheOptions = {}): SubscriptionKeyCache {
   const entries = createLru<ParsedSubscriptionKeys>(maxEntries);
+  /**
+   * Each keys object's cache key: a fan-out passes the same objects on every event, and the
+   * same string again is looked up without being built and hashed anew (a string keeps its
+   * hash). Checked against the fields, should they change.
+   */
+  const keyTexts = new WeakMap<SubscriptionKeys, SubscriptionKeys & { readonly text: string }>();
+  const textOf = (keys: SubscriptionKeys): string => {
+    const { p256dh, auth } = keys;
+    const known = keyTexts.get(keys);
+    if (known !== undefined && known.p256dh === p256dh && known.auth === auth) return known.text;
+    // "." is not in the base64url alphabet, so the key is unambiguous.
+    const text = `${p256dh}.${auth}`;
+    keyTexts.set(keys, { p256dh, auth, text });
+    return text;
+  };
   return {
     get(keys) {
-      // "." is not in the base64url alphabet, so the key is unambiguous.
-      const cacheKey = `${keys.p256dh}.${keys.auth}`;
+      const cacheKey = textOf(keys);
       let parsed = entries.get(cacheKey);
       if (parsed === undefined) {
         parsed = parseSubscriptionKeys(keys);
