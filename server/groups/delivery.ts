@@ -118,19 +118,32 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   /** Endpoint and keys per push subscription id: fixed for the id's life, so cached. */
   const targets = new Map<string, PushTarget>();
   const envelopes = createEnvelopeWriter(maxCachedMembers);
-  /** Topics by group, subscription and part: the same hash on every event, so cached. */
-  const topicCache = new Map<string, string>();
+  /**
+   * First-part topics by subscription, then group: the same hash on every event, so cached.
+   * Keyed by the ids as the store hands them out, so a lookup hashes no new string per push.
+   * Later parts (a batch split into several pushes of references) are rare and hashed anew.
+   */
+  const topicCache = new Map<string, Map<string, string>>();
+  let cachedTopics = 0;
   const topicFor = (groupId: string, subscriptionId: string, part: number): string => {
-    const key = `${groupId}\n${subscriptionId}\n${part}`;
-    let topic = topicCache.get(key);
-    if (topic === undefined) {
-      topic = topicOf(key);
-      if (topicCache.size >= maxCachedSubscriptions) {
-        const oldest = topicCache.keys().next();
-        if (!oldest.done) topicCache.delete(oldest.value);
+    if (part > 0) return topicOf(`${groupId}\n${subscriptionId}\n${part}`);
+    let byGroup = topicCache.get(subscriptionId);
+    let topic = byGroup?.get(groupId);
+    if (topic !== undefined) return topic;
+    topic = topicOf(`${groupId}\n${subscriptionId}\n0`);
+    if (byGroup === undefined) {
+      if (cachedTopics >= maxCachedSubscriptions) {
+        const oldest = topicCache.entries().next();
+        if (!oldest.done) {
+          cachedTopics -= oldest.value[1].size;
+          topicCache.delete(oldest.value[0]);
+        }
       }
-      topicCache.set(key, topic);
+      byGroup = new Map();
+      topicCache.set(subscriptionId, byGroup);
     }
+    byGroup.set(groupId, topic);
+    cachedTopics += 1;
     return topic;
   };
 
