@@ -204,15 +204,17 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       return remove;
     },
     span(name, attributes, work) {
-      return getTracer().startActiveSpan(name, { attributes }, (span) => {
-        // A span nobody records (no SDK registered, or sampled out) keeps nothing: the work
-        // runs without the wrappers a recorded span needs, as it does for every push.
-        if (!span.isRecording()) {
-          span.end();
-          return work(NOOP_SPAN);
-        }
-        return runInSpan(api, span, work);
-      });
+      // `startActiveSpan`, split: the span is made a child of the active context first, and a
+      // context holding it (a copy of the context's entries) is made only for a span that
+      // records. A span nobody records (no SDK registered, or sampled out) keeps nothing: the
+      // work runs without a context or the wrappers a recorded span needs, as for every push.
+      const span = getTracer().startSpan(name, { attributes });
+      if (!span.isRecording()) {
+        span.end();
+        return work(NOOP_SPAN);
+      }
+      const { context, trace } = api;
+      return context.with(trace.setSpan(context.active(), span), () => runInSpan(api, span, work));
     },
   };
 }
