@@ -123,7 +123,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   const envelopes = createEnvelopeWriter(maxCachedMembers);
   /**
    * First-part topics by subscription, then group: the same hash on every event, so cached.
-   * Keyed by the ids as the store hands them out, so a lookup hashes no new string per push.
+   * Keyed by the ids themselves, so no key text is built per push (and ids the memory store
+   * hands out again keep their hash).
    * Later parts (a batch split into several pushes of references) are rare and hashed anew.
    */
   const topicCache = new Map<string, Map<string, string>>();
