@@ -24,6 +24,12 @@ export interface TelemetrySpan {
   addEvent(name: string, attributes?: TelemetryAttributes): void;
   /** Marks the span as failed when the work ends without throwing (an undelivered push). */
   fail(message: string): void;
+  /**
+   * Calls `fn(arg)` with the span active again, for a step of the work that runs from a
+   * callback (a request that waited for a slot): spans it starts are the span's children.
+   * Without it, the step runs as is.
+   */
+  run?<A>(fn: (arg: A) => void, arg: A): void;
 }
 
 /** Records what the server does; see README's "Metrics and traces" for each metric. */
@@ -225,10 +231,12 @@ async function runInSpan<T>(
   work: (span: TelemetrySpan) => Promise<T>,
 ): Promise<T> {
   try {
+    const active = api.context.active();
     return await work({
       setAttributes: (attributes) => span.setAttributes(attributes),
       addEvent: (name, attributes) => span.addEvent(name, attributes),
       fail: (message) => span.setStatus({ code: api.SpanStatusCode.ERROR, message }),
+      run: (fn, arg) => api.context.with(active, fn, undefined, arg),
     });
   } catch (error) {
     span.recordException(error instanceof Error ? error : String(error));

@@ -20,11 +20,26 @@ export interface PushRequest {
   readonly body: Uint8Array;
 }
 
-/** A push service's answer. The body is read and discarded. */
-export interface PushHttpResponse {
-  status: number;
-  /** The `Retry-After` header, if any. */
-  retryAfter: string | undefined;
+/**
+ * Hears how each request ended: exactly one call per request, never before the call that sent
+ * it returned. One listener serves every request (the request itself says which one), so a
+ * request costs no promise and no closure of its own: a fan-out sends thousands at once.
+ */
+export interface PushAnswerListener<R extends PushRequest> {
+  /**
+   * The push service answered. The body is read and discarded.
+   * @param request - the request
+   * @param status - the status; a 3xx is an answer like any other, never followed
+   * @param retryAfter - the `Retry-After` header, if any
+   */
+  answered(request: R, status: number, retryAfter: string | undefined): void;
+  /**
+   * No answer came.
+   * @param request - the request
+   * @param error - `PushRequestError` `PUSH_TIMEOUT` or `PUSH_NETWORK`, the error given to
+   * `close`, or `NotHttp2Error` from the HTTP/2 transport
+   */
+  failed(request: R, error: Error): void;
 }
 
 /** The connections to one origin over one protocol. */
@@ -32,11 +47,9 @@ export interface OriginTransport {
   /**
    * Sends one request now (the caller has already waited for a slot).
    * @param request - the request
-   * @returns the answer
-   * @throws `PushRequestError` `PUSH_TIMEOUT` or `PUSH_NETWORK`, or the error given to
-   * {@link OriginTransport.close}
+   * @param listener - hears its answer or failure
    */
-  request(request: PushRequest): Promise<PushHttpResponse>;
+  request<R extends PushRequest>(request: R, listener: PushAnswerListener<R>): void;
   /** Destroys every connection; requests in flight fail with `error`. */
   close(error: Error): void;
 }

@@ -5,14 +5,16 @@
  */
 import { PushRequestError } from './errors.js';
 import { createFifo, type Fifo } from './fifo.js';
-import type { OriginTransport, PushHttpResponse, PushRequest } from './http-types.js';
+import type { OriginTransport, PushAnswerListener, PushRequest } from './http-types.js';
 import { createHttp1Transport } from './http1.js';
 import { createHttp2Transport, NotHttp2Error } from './http2.js';
 
-export type { PushHttpResponse, PushRequest } from './http-types.js';
+export type { PushAnswerListener, PushRequest } from './http-types.js';
 
 /** Options of {@link createPushHttpClient}. */
-export interface PushHttpClientOptions {
+export interface PushHttpClientOptions<R extends PushRequest> {
+  /** Hears every request's answer or failure. */
+  listener: PushClientListener<R>;
   /**
    * Requests in flight per origin; more wait in a FIFO queue. Also the HTTP/1.1 agent's
    * `maxSockets`.
@@ -50,31 +52,42 @@ export interface PushHttpClientOptions {
   idleTimeoutMs?: number;
 }
 
-/** POSTs push messages. */
-export interface PushHttpClient {
+/** What the client tells about its requests. */
+export interface PushClientListener<R extends PushRequest> extends PushAnswerListener<R> {
   /**
-   * Sends one request, waiting for a free slot of its origin first.
-   * @param request - endpoint, headers and body
-   * @returns the status and `Retry-After`; a 3xx is returned as is, never followed
-   * @throws {@link PushRequestError} `PUSH_TIMEOUT`, `PUSH_NETWORK`, or `PUSH_CLOSED` after
-   * {@link PushHttpClient.close}
+   * Where a request goes on the wire (at once, or when a slot frees up): `send(request)` must be
+   * called in it. Lets the caller put the request back in its own async context (its span's), as
+   * a request that waited for a slot is sent from another request's callback.
+   * @defaultValue calls `send(request)`
    */
-  post(request: PushRequest): Promise<PushHttpResponse>;
+  enter?(request: R, send: (request: R) => void): void;
+}
+
+/** POSTs push messages. */
+export interface PushHttpClient<R extends PushRequest> {
+  /**
+   * Sends one request, waiting for a free slot of its origin first. The client's listener hears
+   * the status and `Retry-After` (a 3xx is an answer, never followed), or the failure:
+   * {@link PushRequestError} `PUSH_TIMEOUT`, `PUSH_NETWORK`, or `PUSH_CLOSED` after
+   * {@link PushHttpClient.close}.
+   * @param request - endpoint, headers and body
+   */
+  post(request: R): void;
   /** Fails queued and in-flight requests with `PUSH_CLOSED` and closes every connection. */
   close(): void;
 }
 
-interface Waiter {
-  start(): void;
-  fail(error: Error): void;
-}
-
-interface Lane {
+interface Lane<R extends PushRequest> {
   transport: OriginTransport;
   /** Whether `transport` is HTTP/2 (it becomes HTTP/1.1 if the origin turns out not to be). */
   http2: boolean;
   active: number;
-  queue: Fifo<Waiter>;
+  /** Requests waiting for a slot, in arrival order. */
+  queue: Fifo<R>;
+  /** Sends a request on this lane's transport (made once per lane). */
+  send(request: R): void;
+  /** Hears this lane's requests (made once per lane). */
+  listener: PushAnswerListener<R>;
 }
 
 /**
@@ -88,18 +101,23 @@ interface Lane {
  * the origin moves to HTTP/1.1 for good and the requests that were waiting go out over it
  * (not counted as attempts).
  */
-export function createPushHttpClient({
+export function createPushHttpClient<R extends PushRequest>({
+  listener,
   concurrencyPerOrigin = 256,
   timeoutMs = 10_000,
   maxIdleOrigins = 256,
   ca,
   http2 = 'auto',
   idleTimeoutMs = 30_000,
-}: PushHttpClientOptions = {}): PushHttpClient {
-  const lanes = new Map<string, Lane>();
+}: PushHttpClientOptions<R>): PushHttpClient<R> {
+  const lanes = new Map<string, Lane<R>>();
   let closed = false;
 
   const closedError = () => new PushRequestError('PUSH_CLOSED', 'push HTTP client is closed');
+  const enter = (request: R, send: (request: R) => void): void => {
+    if (listener.enter === undefined) send(request);
+    else listener.enter(request, send);
+  };
 
   const http1For = (secure: boolean) =>
     createHttp1Transport({
@@ -110,19 +128,54 @@ export function createPushHttpClient({
       ca,
     });
 
-  function laneFor(request: PushRequest): Lane {
+  function createLane(endpoint: PushRequest['endpoint']): Lane<R> {
+    const useHttp2 = endpoint.secure && http2 === 'auto';
+    const lane: Lane<R> = {
+      transport: useHttp2
+        ? createHttp2Transport({ endpoint, timeoutMs, idleTimeoutMs, ca })
+        : http1For(endpoint.secure),
+      http2: useHttp2,
+      active: 0,
+      queue: createFifo(),
+      send(request) {
+        if (closed) {
+          release(lane);
+          listener.failed(request, closedError());
+          return;
+        }
+        lane.transport.request(request, lane.listener);
+      },
+      listener: {
+        answered(request, status, retryAfter) {
+          release(lane);
+          listener.answered(request, status, retryAfter);
+        },
+        failed(request, error) {
+          if (error instanceof NotHttp2Error && !closed) {
+            if (lane.http2) {
+              lane.http2 = false;
+              const http2Side = lane.transport;
+              lane.transport = http1For(true);
+              // Anything still on the HTTP/2 side fails over the same way, onto the new one.
+              http2Side.close(error);
+            }
+            // Sent again over HTTP/1.1 on the slot it holds: not an attempt of its own.
+            enter(request, lane.send);
+            return;
+          }
+          release(lane);
+          listener.failed(request, closed ? closedError() : error);
+        },
+      },
+    };
+    return lane;
+  }
+
+  function laneFor(request: R): Lane<R> {
     const { endpoint } = request;
     let lane = lanes.get(endpoint.origin);
     if (lane === undefined) {
-      const useHttp2 = endpoint.secure && http2 === 'auto';
-      lane = {
-        transport: useHttp2
-          ? createHttp2Transport({ endpoint, timeoutMs, idleTimeoutMs, ca })
-          : http1For(endpoint.secure),
-        http2: useHttp2,
-        active: 0,
-        queue: createFifo(),
-      };
+      lane = createLane(endpoint);
       lanes.set(endpoint.origin, lane);
       evictIdle(endpoint.origin);
     }
@@ -140,54 +193,37 @@ export function createPushHttpClient({
     }
   }
 
-  function acquire(lane: Lane): Promise<void> | undefined {
-    if (lane.active < concurrencyPerOrigin) {
-      lane.active += 1;
-      return undefined;
-    }
-    return new Promise((start, fail) => lane.queue.push({ start, fail }));
-  }
-
-  function release(lane: Lane): void {
+  function release(lane: Lane<R>): void {
     const next = lane.queue.shift();
     // The slot passes straight to the next in line, so `active` stays the same.
-    if (next !== undefined) next.start();
+    if (next !== undefined) enter(next, lane.send);
     else lane.active -= 1;
   }
 
   return {
-    async post(request) {
-      if (closed) throw closedError();
+    post(request) {
+      if (closed) {
+        queueMicrotask(() => listener.failed(request, closedError()));
+        return;
+      }
       const lane = laneFor(request);
-      const wait = acquire(lane);
-      if (wait !== undefined) await wait;
-      try {
-        if (closed) throw closedError();
-        try {
-          return await lane.transport.request(request);
-        } catch (error) {
-          if (!(error instanceof NotHttp2Error)) throw error;
-          if (lane.http2) {
-            lane.http2 = false;
-            // Anything still on the HTTP/2 side fails over the same way.
-            lane.transport.close(error);
-            lane.transport = http1For(true);
-          }
-          if (closed) throw closedError();
-          return await lane.transport.request(request);
-        }
-      } finally {
-        release(lane);
+      if (lane.active < concurrencyPerOrigin) {
+        lane.active += 1;
+        enter(request, lane.send);
+      } else {
+        lane.queue.push(request);
       }
     },
     close() {
       if (closed) return;
       closed = true;
+      const queued: R[] = [];
       for (const lane of lanes.values()) {
-        for (const waiter of lane.queue.drain()) waiter.fail(closedError());
+        queued.push(...lane.queue.drain());
         lane.transport.close(closedError());
       }
       lanes.clear();
+      for (const request of queued) listener.failed(request, closedError());
     },
   };
 }

@@ -10,7 +10,6 @@ import {
   firstHeader,
   MAX_RESPONSE_BYTES,
   type OriginTransport,
-  type PushHttpResponse,
   pushHeaders,
 } from './http-types.js';
 
@@ -53,65 +52,67 @@ export function createHttp1Transport({
   const inFlight = new Set<http.ClientRequest>();
 
   return {
-    request(request) {
+    request(request, listener) {
       const { endpoint } = request;
-      return new Promise<PushHttpResponse>((resolve, reject) => {
-        let settled = false;
-        let response: PushHttpResponse | undefined;
-        const settle = (error?: Error) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          inFlight.delete(req);
-          if (response !== undefined) resolve(response);
-          else reject(error ?? new PushRequestError('PUSH_NETWORK', 'connection closed'));
-        };
-        const req = transport.request(
-          {
-            hostname: endpoint.hostname,
-            port: endpoint.port,
-            path: endpoint.path,
-            method: 'POST',
-            headers: pushHeaders(request),
-            agent,
-          },
-          (res) => {
-            response = {
-              status: res.statusCode ?? 0,
-              retryAfter: firstHeader(res.headers['retry-after']),
-            };
-            let bytes = 0;
-            res.on('data', (chunk: Buffer) => {
-              bytes += chunk.length;
-              if (bytes > MAX_RESPONSE_BYTES) res.destroy();
-            });
-            res.on('error', () => settle());
-            res.on('end', () => settle());
-            res.on('close', () => settle());
-          },
+      let settled = false;
+      let status = 0;
+      let retryAfter: string | undefined;
+      const settle = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        inFlight.delete(req);
+        if (status > 0) listener.answered(request, status, retryAfter);
+        else {
+          listener.failed(
+            request,
+            error ?? new PushRequestError('PUSH_NETWORK', 'connection closed'),
+          );
+        }
+      };
+      const req = transport.request(
+        {
+          hostname: endpoint.hostname,
+          port: endpoint.port,
+          path: endpoint.path,
+          method: 'POST',
+          headers: pushHeaders(request),
+          agent,
+        },
+        (res) => {
+          status = res.statusCode ?? 0;
+          retryAfter = firstHeader(res.headers['retry-after']);
+          let bytes = 0;
+          res.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            if (bytes > MAX_RESPONSE_BYTES) res.destroy();
+          });
+          res.on('error', () => settle());
+          res.on('end', () => settle());
+          res.on('close', () => settle());
+        },
+      );
+      const timer = setTimeout(() => {
+        req.destroy(
+          new PushRequestError(
+            'PUSH_TIMEOUT',
+            `no answer from ${endpoint.origin} in ${timeoutMs} ms`,
+          ),
         );
-        const timer = setTimeout(() => {
-          req.destroy(
-            new PushRequestError(
-              'PUSH_TIMEOUT',
-              `no answer from ${endpoint.origin} in ${timeoutMs} ms`,
-            ),
-          );
-        }, timeoutMs);
-        inFlight.add(req);
-        req.on('error', (error) => {
-          settle(
-            error instanceof PushRequestError
-              ? error
-              : new PushRequestError(
-                  'PUSH_NETWORK',
-                  `request to ${endpoint.origin} failed: ${error.message}`,
-                  { cause: error },
-                ),
-          );
-        });
-        req.end(request.body);
+      }, timeoutMs);
+      inFlight.add(req);
+      req.on('error', (error) => {
+        settle(
+          error instanceof PushRequestError
+            ? error
+            : new PushRequestError(
+                'PUSH_NETWORK',
+                `request to ${endpoint.origin} failed: ${error.message}`,
+                { cause: error },
+              ),
+        );
       });
+      req.end(request.body);
     },
     close(error) {
       for (const req of inFlight) req.destroy(error);

@@ -3,15 +3,18 @@
  * the server's stream limit allows, on this package's own HTTP/2 client (`h2/`).
  * @packageDocumentation
  */
-import type { TLSSocket } from 'node:tls';
 import type { PushEndpoint } from './endpoint.js';
 import { PushRequestError } from './errors.js';
-import { createHttp2Connection, type Http2Connection } from './h2/connection.js';
+import {
+  createHttp2Connection,
+  type Http2Connection,
+  type StreamListener,
+} from './h2/connection.js';
 import { createPushHeaderEncoder } from './h2/hpack-encode.js';
 import {
   MAX_RESPONSE_BYTES,
   type OriginTransport,
-  type PushHttpResponse,
+  type PushAnswerListener,
   type PushRequest,
 } from './http-types.js';
 import { connectTls } from './tls-connect.js';
@@ -39,7 +42,8 @@ export class NotHttp2Error extends Error {
 interface Session {
   /** Set once connected and the server's SETTINGS arrived. */
   connection: Http2Connection | undefined;
-  ready: Promise<Http2Connection>;
+  /** Requests that came while it connects; they start (or move on) once it is ready. */
+  waiting: Flight[];
   /** Requests on this session: streams open, or waiting for the session to be ready. */
   reserved: number;
   /** Streams open. */
@@ -49,15 +53,21 @@ interface Session {
   idleTimer: NodeJS.Timeout | undefined;
 }
 
-/** One request's state. */
+/** One request's state: plain data, so that a request makes no closures. */
 interface Flight {
+  readonly request: PushRequest;
+  readonly listener: PushAnswerListener<PushRequest>;
   session: Session;
   /** The stream, once opened. */
   streamId: number | undefined;
   settled: boolean;
   /** When it fails as timed out (epoch ms). */
   readonly deadline: number;
-  fail(error: Error): void;
+  /** The answer's status once its head arrived, else 0. */
+  status: number;
+  retryAfter: string | undefined;
+  /** Response body bytes read (and discarded). */
+  received: number;
 }
 
 const closedError = () => new PushRequestError('PUSH_CLOSED', 'push HTTP client is closed');
@@ -106,7 +116,8 @@ export function createHttp2Transport({
     if (session.reserved === 0) session.connection?.close();
   }
 
-  async function whenReady(session: Session, socket: TLSSocket): Promise<Http2Connection> {
+  async function connect(session: Session): Promise<Http2Connection> {
+    const socket = await connectTls(endpoint, { ca, timeoutMs });
     if (socket.alpnProtocol !== 'h2') {
       socket.destroy();
       throw new NotHttp2Error(`${endpoint.origin} does not speak HTTP/2`);
@@ -121,20 +132,37 @@ export function createHttp2Transport({
       onClose: () => retire(session),
     });
     await connection.ready;
-    session.connection = connection;
     return connection;
   }
 
   function open(): Session {
     const session: Session = {
       connection: undefined,
-      ready: connectTls(endpoint, { ca, timeoutMs }).then((socket) => whenReady(session, socket)),
+      waiting: [],
       reserved: 0,
       streams: 0,
       draining: false,
       idleTimer: undefined,
     };
-    session.ready.catch(() => retire(session));
+    connect(session).then(
+      (connection) => {
+        session.connection = connection;
+        if (closed) {
+          // Closed while the handshake ran: its requests have already failed.
+          connection.destroy(closedError());
+          return;
+        }
+        const waiting = session.waiting;
+        session.waiting = [];
+        for (const flight of waiting) start(flight);
+      },
+      (error: Error) => {
+        retire(session);
+        const waiting = session.waiting;
+        session.waiting = [];
+        for (const flight of waiting) finish(flight, error);
+      },
+    );
     sessions.push(session);
     return session;
   }
@@ -210,89 +238,109 @@ export function createHttp2Transport({
     const now = Date.now();
     for (const flight of flights) {
       if (flight.deadline > now) break;
-      flight.fail(
+      finish(
+        flight,
         new PushRequestError(
           'PUSH_TIMEOUT',
           `no answer from ${endpoint.origin} in ${timeoutMs} ms`,
         ),
+        true,
       );
     }
     armDeadline();
   }
 
-  function post(request: PushRequest): Promise<PushHttpResponse> {
-    return new Promise((resolve, reject) => {
-      let response: PushHttpResponse | undefined;
-      let received = 0;
-      const flight: Flight = {
-        session: reserve(),
-        streamId: undefined,
-        settled: false,
-        deadline: Date.now() + timeoutMs,
-        fail: (error) => finish(error, true),
-      };
-      flights.add(flight);
-      armDeadline();
+  /**
+   * Ends a request once: its stream (cut when it is given up), its session's reservation, and
+   * the listener hears the answer or why there is none.
+   */
+  function finish(flight: Flight, error?: Error, cut = false): void {
+    if (flight.settled) return;
+    flight.settled = true;
+    flights.delete(flight);
+    if (flights.size === 0) disarmDeadline();
+    const { session } = flight;
+    if (flight.streamId !== undefined) {
+      session.streams -= 1;
+      if (cut) session.connection?.cancel(flight.streamId);
+    }
+    release(session);
+    // Once a status arrived it is the answer, whatever happens to the stream after.
+    if (flight.status > 0 && !cut) {
+      flight.listener.answered(flight.request, flight.status, flight.retryAfter);
+    } else {
+      flight.listener.failed(flight.request, toPushError(error));
+    }
+  }
 
-      function finish(error?: Error, cut = false): void {
-        if (flight.settled) return;
-        flight.settled = true;
-        flights.delete(flight);
-        if (flights.size === 0) disarmDeadline();
-        const { session } = flight;
-        if (flight.streamId !== undefined) {
-          session.streams -= 1;
-          if (cut) session.connection?.cancel(flight.streamId);
-        }
-        release(session);
-        // Once a status arrived it is the answer, whatever happens to the stream after.
-        if (response !== undefined && !cut) resolve(response);
-        else reject(toPushError(error));
-      }
+  /** What every stream of this origin hears, with its flight as the tag. */
+  const streamListener: StreamListener<Flight> = {
+    onResponse(flight, status, retryAfter) {
+      flight.status = status;
+      flight.retryAfter = retryAfter;
+    },
+    onData(flight, bytes) {
+      flight.received += bytes;
+      if (flight.received <= MAX_RESPONSE_BYTES || flight.streamId === undefined) return;
+      // Enough read: the status is the answer.
+      flight.session.connection?.cancel(flight.streamId);
+      finish(flight);
+    },
+    onClose: (flight, error) => finish(flight, error),
+  };
 
-      function start(): void {
-        if (flight.settled) return;
-        const { session } = flight;
-        const connection = session.connection;
-        if (connection === undefined) {
-          session.ready.then(start, (error: Error) => finish(error));
-          return;
-        }
-        if (session.streams >= streamLimit(connection) || !connection.usable) {
-          // The server allows fewer streams than assumed, or the session is going away.
-          release(session);
-          flight.session = reserve();
-          start();
-          return;
-        }
-        session.streams += 1;
-        flight.streamId = connection.request(encoder.encode(request), request.body, {
-          onResponse(status, retryAfter) {
-            response = { status, retryAfter };
-          },
-          onData(bytes) {
-            received += bytes;
-            if (received <= MAX_RESPONSE_BYTES || flight.streamId === undefined) return;
-            // Enough read: the status is the answer.
-            connection.cancel(flight.streamId);
-            finish();
-          },
-          onClose: (error) => finish(error),
-        });
-      }
+  function start(flight: Flight): void {
+    if (flight.settled) return;
+    const { session } = flight;
+    const connection = session.connection;
+    if (connection === undefined) {
+      session.waiting.push(flight);
+      return;
+    }
+    if (session.streams >= streamLimit(connection) || !connection.usable) {
+      // The server allows fewer streams than assumed, or the session is going away.
+      release(session);
+      flight.session = reserve();
+      start(flight);
+      return;
+    }
+    session.streams += 1;
+    flight.streamId = connection.request(
+      encoder.encode(flight.request),
+      flight.request.body,
+      streamListener,
+      flight,
+    );
+  }
 
-      start();
-    });
+  function post<R extends PushRequest>(request: R, listener: PushAnswerListener<R>): void {
+    const flight: Flight = {
+      request,
+      listener: listener as PushAnswerListener<PushRequest>,
+      session: reserve(),
+      streamId: undefined,
+      settled: false,
+      deadline: Date.now() + timeoutMs,
+      status: 0,
+      retryAfter: undefined,
+      received: 0,
+    };
+    flights.add(flight);
+    armDeadline();
+    start(flight);
   }
 
   return {
-    request(request) {
-      if (closed) return Promise.reject(closedError());
-      return post(request);
+    request(request, listener) {
+      if (closed) {
+        queueMicrotask(() => listener.failed(request, closedError()));
+        return;
+      }
+      post(request, listener);
     },
     close(error) {
       closed = true;
-      for (const flight of [...flights]) flight.fail(error);
+      for (const flight of [...flights]) finish(flight, error, true);
       disarmDeadline();
       for (const session of [...sessions]) {
         retire(session);

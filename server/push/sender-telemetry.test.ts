@@ -1,6 +1,8 @@
-import { SpanStatusCode } from '@opentelemetry/api';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  AsyncLocalContextManager,
   createTelemetryHarness,
   histogramOf,
   pointsOf,
@@ -231,5 +233,57 @@ describe('createPushSender: metrics and traces', () => {
     expect(pointsOf(after, 'graphql_web_push.pushes.pending')).toEqual([
       { attributes: {}, value: 0 },
     ]);
+  });
+
+  it('sends every request in its own span, one that waited for a slot too', async () => {
+    context.setGlobalContextManager(new AsyncLocalContextManager());
+    // Where an HTTP instrumentation starts its span: inside `http.request`.
+    const activeAtStart: (string | undefined)[] = [];
+    const onStart = () => activeAtStart.push(trace.getActiveSpan()?.spanContext().spanId);
+    diagnosticsChannel.subscribe('http.client.request.start', onStart);
+    try {
+      const push = await startPushServer(scripted([201]));
+      // One slot: the second and third requests go out from the first's answer.
+      const s = sender({ concurrencyPerOrigin: 1, encryptionWorkers: 0 });
+
+      const results = await Promise.all([send(s, push), send(s, push), send(s, push)]);
+
+      expect(results.map((result) => result.ok)).toEqual([true, true, true]);
+      const sendSpans = harness
+        .spans()
+        .filter((span) => span.name === 'graphql_web_push.push.send')
+        .map((span) => span.spanContext().spanId);
+      expect(sendSpans).toHaveLength(3);
+      expect(activeAtStart).toHaveLength(3);
+      expect(new Set(activeAtStart)).toEqual(new Set(sendSpans));
+    } finally {
+      diagnosticsChannel.unsubscribe('http.client.request.start', onStart);
+      context.disable();
+    }
+  });
+
+  it('rejects the send whose telemetry throws, and goes on sending', async () => {
+    const push = await startPushServer(scripted([201]));
+    let throwOnce = true;
+    const telemetry = createTelemetry({
+      meterProvider: harness.meterProvider,
+      tracerProvider: harness.tracerProvider,
+    });
+    const s = sender({
+      telemetry: {
+        ...telemetry,
+        pushSent(attributes) {
+          if (throwOnce) {
+            throwOnce = false;
+            throw new Error('exporter broke');
+          }
+          telemetry.pushSent(attributes);
+        },
+      },
+    });
+
+    await expect(send(s, push)).rejects.toThrow('exporter broke');
+    expect(await send(s, push)).toMatchObject({ ok: true, status: 201 });
+    expect(s.pending).toBe(0);
   });
 });

@@ -3,11 +3,9 @@
  * @packageDocumentation
  */
 import { sleep as timerSleep } from '../../protocol/backoff.js';
-import { MAX_PUSH_PLAINTEXT_BYTES } from '../../protocol/index.js';
 import { ATTRIBUTE } from '../telemetry/attributes.js';
 import { sharedTelemetry, type Telemetry } from '../telemetry.js';
 import { importVapidKeys, type VapidOptions } from '../vapid.js';
-import { createAttempts } from './attempts.js';
 import { createPendingGate } from './backpressure.js';
 import {
   createSubscriptionKeyCache,
@@ -15,12 +13,10 @@ import {
   type SubscriptionKeys,
 } from './encrypt.js';
 import { createEncryptionPool, defaultEncryptionWorkers } from './encrypt-pool.js';
-import { createEncryptionQueue } from './encrypt-queue.js';
 import { createPushEndpointCache, type PushEndpoint } from './endpoint.js';
-import { EncryptionPoolClosedError, InvalidPushArgumentError } from './errors.js';
-import { createPushHttpClient } from './http.js';
+import { InvalidPushArgumentError } from './errors.js';
 import { createVapidAuth } from './jwt.js';
-import { createSendReport, type SendOutcome, type SendReport } from './send-telemetry.js';
+import { createSendPath } from './send-path.js';
 
 /** Options of {@link createPushSender}. */
 export interface PushSenderOptions {
@@ -271,30 +267,18 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
   positiveInteger('maxCachedSubscriptions', maxCachedSubscriptions, 1);
 
   const vapid = importVapidKeys(options.vapid);
-  const auth = createVapidAuth({ vapid, now });
   const keyCache = createSubscriptionKeyCache({ maxEntries: maxCachedSubscriptions });
   const endpoints = createPushEndpointCache(maxCachedSubscriptions);
-  const client = createPushHttpClient({
-    concurrencyPerOrigin,
-    timeoutMs,
-    idleTimeoutMs,
-    http2,
-    ca,
-  });
   const pool =
     encryptionWorkers > 0 ? createEncryptionPool({ workers: encryptionWorkers }) : undefined;
-  const encryption = createEncryptionQueue({
-    pool,
-    inlineLimit: inlineEncryptionLimit,
-    batchSize: 32,
-  });
   const gate = createPendingGate(maxPending);
   const stop = new AbortController();
   const unobserve = telemetry.observe({ pendingPushes: () => gate.pending });
-
-  const deliver = createAttempts({
-    client,
-    auth,
+  const path = createSendPath({
+    http: { concurrencyPerOrigin, timeoutMs, idleTimeoutMs, http2, ca },
+    pool,
+    inlineEncryptionLimit,
+    auth: createVapidAuth({ vapid, now }),
     now,
     sleep,
     random,
@@ -302,56 +286,31 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
     baseBackoffMs,
     maxBackoffMs,
     signal: stop.signal,
+    gate,
+    telemetry,
   });
 
-  async function encryptAndDeliver(
-    endpoint: PushEndpoint,
-    keys: ParsedSubscriptionKeys,
-    plaintext: Uint8Array,
-    sendOptions: SendOptions,
-    report: SendReport,
-  ): Promise<SendOutcome> {
-    const unsent: SendOutcome = {
-      result: { ok: false, reason: 'failed', attempts: 0 },
-      failure: 'closed',
-    };
-    if (stop.signal.aborted) return unsent;
-    if (plaintext.byteLength > MAX_PUSH_PLAINTEXT_BYTES) {
-      return { result: { ok: false, reason: 'too-large', attempts: 0 }, failure: 'too-large' };
-    }
-    gate.enter();
-    try {
-      let body: Buffer;
-      try {
-        // Encrypted once: every retry resends the same bytes.
-        body = await encryption.encrypt(keys, plaintext);
-      } catch (error) {
-        if (error instanceof EncryptionPoolClosedError) return unsent;
-        throw error;
-      }
-      if (stop.signal.aborted) return unsent;
-      return await deliver(endpoint, body, sendOptions, report);
-    } finally {
-      gate.leave();
-    }
-  }
-
   return {
-    async send(target, plaintext, sendOptions) {
-      if (stop.signal.aborted) return { ok: false, reason: 'failed', attempts: 0 };
-      const endpoint = endpoints.get(target.endpoint);
-      checkSendOptions(sendOptions);
-      const keys = keyCache.get(target.keys);
+    send(target, plaintext, sendOptions) {
+      if (stop.signal.aborted) {
+        return Promise.resolve({ ok: false, reason: 'failed', attempts: 0 });
+      }
+      let endpoint: PushEndpoint;
+      let keys: ParsedSubscriptionKeys;
+      try {
+        endpoint = endpoints.get(target.endpoint);
+        checkSendOptions(sendOptions);
+        keys = keyCache.get(target.keys);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       const attributes = {
         [ATTRIBUTE.serverAddress]: endpoint.hostname,
         [ATTRIBUTE.serverPort]: endpoint.port,
       };
-      return telemetry.span(SEND_SPAN, attributes, async (span) => {
-        const report = createSendReport(telemetry, endpoint.origin, span);
-        return report.settled(
-          await encryptAndDeliver(endpoint, keys, plaintext, sendOptions, report),
-        );
-      });
+      return telemetry.span(SEND_SPAN, attributes, (span) =>
+        path.send(endpoint, keys, plaintext, sendOptions, span),
+      );
     },
     ready: () => gate.ready(),
     get pending() {
@@ -361,7 +320,7 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
       stop.abort();
       unobserve();
       gate.open();
-      client.close();
+      path.close();
       await pool?.close();
       await gate.drained();
     },

@@ -15,7 +15,7 @@ import { createSelfSignedCertificate } from '../../../push-service/index.js';
 import { parsePushEndpoint } from '../endpoint.js';
 import type { PushRequest } from '../http-types.js';
 import { connectTls } from '../tls-connect.js';
-import { createHttp2Connection, type Http2Connection } from './connection.js';
+import { createHttp2Connection, type Http2Connection, type StreamListener } from './connection.js';
 import { createPushHeaderEncoder } from './hpack-encode.js';
 
 const certificate = createSelfSignedCertificate({ hosts: ['localhost'] });
@@ -96,22 +96,28 @@ interface Outcome {
   error?: Error | undefined;
 }
 
+/** One listener for every stream: the tag says whose outcome an event belongs to. */
+const outcomeListener: StreamListener<{ outcome: Outcome; resolve(outcome: Outcome): void }> = {
+  onResponse({ outcome }, status, retryAfter) {
+    outcome.status = status;
+    outcome.retryAfter = retryAfter;
+  },
+  onData({ outcome }, bytes) {
+    outcome.bytes += bytes;
+  },
+  onClose({ outcome, resolve }, error) {
+    outcome.error = error;
+    resolve(outcome);
+  },
+};
+
 function send(connection: Http2Connection, request: PushRequest): Promise<Outcome> {
   const encoder = createPushHeaderEncoder(request.endpoint.origin.slice('https://'.length));
   return new Promise((resolve) => {
     const outcome: Outcome = { bytes: 0 };
-    connection.request(encoder.encode(request), request.body, {
-      onResponse(status, retryAfter) {
-        outcome.status = status;
-        outcome.retryAfter = retryAfter;
-      },
-      onData(bytes) {
-        outcome.bytes += bytes;
-      },
-      onClose(error) {
-        outcome.error = error;
-        resolve(outcome);
-      },
+    connection.request(encoder.encode(request), request.body, outcomeListener, {
+      outcome,
+      resolve,
     });
   });
 }
@@ -289,11 +295,12 @@ describe('createHttp2Connection against node:http2', () => {
     }
     expect(connection.usable).toBe(false);
     expect(() =>
-      connection.request(Buffer.alloc(1), Buffer.alloc(1), {
-        onResponse() {},
-        onData() {},
-        onClose() {},
-      }),
+      connection.request(
+        Buffer.alloc(1),
+        Buffer.alloc(1),
+        { onResponse() {}, onData() {}, onClose() {} },
+        undefined,
+      ),
     ).toThrow(/no new streams/);
   });
 
@@ -323,15 +330,20 @@ describe('createHttp2Connection against node:http2', () => {
     const encoder = createPushHeaderEncoder(server.origin.slice('https://'.length));
     const request = pushRequest(server.origin, '/x', randomBytes(10));
     let heard = false;
-    const id = connection.request(encoder.encode(request), request.body, {
-      onResponse() {
-        heard = true;
+    const id = connection.request(
+      encoder.encode(request),
+      request.body,
+      {
+        onResponse() {
+          heard = true;
+        },
+        onData() {},
+        onClose() {
+          heard = true;
+        },
       },
-      onData() {},
-      onClose() {
-        heard = true;
-      },
-    });
+      undefined,
+    );
     while (server.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     connection.cancel(id);
     while (codes.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -27,25 +27,31 @@ import {
 } from './frames.js';
 import { createHpackDecoder } from './hpack-decode.js';
 
-/** What a request hears back. */
-export interface StreamListener {
+/**
+ * What a request hears back, with the tag it was opened with: one listener can serve every
+ * stream, so a request costs no closures of its own.
+ */
+export interface StreamListener<T> {
   /**
    * The final response head arrived (informational 1xx heads are skipped).
+   * @param tag - the request's tag
    * @param status - the `:status`
    * @param retryAfter - the first `retry-after`, if any
    */
-  onResponse(status: number, retryAfter: string | undefined): void;
+  onResponse(tag: T, status: number, retryAfter: string | undefined): void;
   /**
    * Response body bytes arrived; they are discarded.
+   * @param tag - the request's tag
    * @param bytes - how many
    */
-  onData(bytes: number): void;
+  onData(tag: T, bytes: number): void;
   /**
    * The stream is over.
+   * @param tag - the request's tag
    * @param error - `undefined` when the server ended it; else why it ended early (reset,
    * refused by GOAWAY, connection lost)
    */
-  onClose(error: Error | undefined): void;
+  onClose(tag: T, error: Error | undefined): void;
 }
 
 /** An HTTP/2 client connection. */
@@ -63,10 +69,16 @@ export interface Http2Connection {
    * @param headerBlock - the HPACK-encoded request header block
    * @param body - the request body (sent as flow control allows)
    * @param listener - receives the answer
+   * @param tag - handed to `listener` with each event of this stream
    * @returns the stream id
    * @throws when the connection is not {@link Http2Connection.usable}
    */
-  request(headerBlock: Uint8Array, body: Uint8Array, listener: StreamListener): number;
+  request<T>(
+    headerBlock: Uint8Array,
+    body: Uint8Array,
+    listener: StreamListener<T>,
+    tag: T,
+  ): number;
   /** Resets a stream with CANCEL; its listener hears nothing more. */
   cancel(streamId: number): void;
   /** Says GOAWAY and closes; streams still open fail. */
@@ -89,7 +101,8 @@ export interface Http2ConnectionOptions {
 
 interface Stream {
   readonly id: number;
-  readonly listener: StreamListener;
+  readonly listener: StreamListener<unknown>;
+  readonly tag: unknown;
   sendWindow: number;
   /** The body while some of it is still to be sent. */
   body: Uint8Array | undefined;
@@ -248,7 +261,7 @@ export function createHttp2Connection(
       scheduleFlush();
     }
     forget(stream);
-    stream.listener.onClose(error);
+    stream.listener.onClose(stream.tag, error);
   }
 
   function resetStream(stream: Stream, code: number, message: string): void {
@@ -267,7 +280,7 @@ export function createHttp2Connection(
     const open = [...streams.values()];
     streams.clear();
     blocked = [];
-    for (const stream of open) stream.listener.onClose(error);
+    for (const stream of open) stream.listener.onClose(stream.tag, error);
     options.onClose?.();
   }
 
@@ -314,7 +327,7 @@ export function createHttp2Connection(
       return;
     }
     stream.responded = true;
-    stream.listener.onResponse(code, retryAfter);
+    stream.listener.onResponse(stream.tag, code, retryAfter);
     if (endOfStream) endStream(stream, undefined);
   }
 
@@ -409,7 +422,7 @@ export function createHttp2Connection(
         resetStream(stream, ErrorCode.PROTOCOL_ERROR, 'DATA before the response head');
         return;
       }
-      if (bytes > 0) stream.listener.onData(bytes);
+      if (bytes > 0) stream.listener.onData(stream.tag, bytes);
       if (endOfStream) endStream(stream, undefined);
     },
     headers: onHeaders,
@@ -481,7 +494,7 @@ export function createHttp2Connection(
     get usable() {
       return !draining && !closed && nextStreamId <= MAX_INT31;
     },
-    request(headerBlock, body, listener) {
+    request(headerBlock, body, listener, tag) {
       if (draining || closed || nextStreamId > MAX_INT31) {
         throw new Http2ConnectionError('the HTTP/2 connection takes no new streams');
       }
@@ -514,7 +527,8 @@ export function createHttp2Connection(
       }
       const stream: Stream = {
         id,
-        listener,
+        listener: listener as StreamListener<unknown>,
+        tag,
         sendWindow: initialStreamWindow,
         body: empty ? undefined : body,
         sent: 0,
