@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { YogaLogger } from 'graphql-yoga';
 import { PROTOCOL_VERSION } from '../../protocol/index.js';
 import { logId } from '../ids.js';
-import type { PushSender, PushTarget, SendOptions } from '../push/index.js';
+import type { PushSender, PushTarget, SendResult } from '../push/index.js';
 import type { GroupMessage, MemberRoute, Store } from '../store/types.js';
 import { appendSignal, groupChannel, groupSignal } from '../stream/signals.js';
 import type { Telemetry } from '../telemetry.js';
@@ -67,8 +67,26 @@ const topicOf = (key: string): string =>
 
 const encoder = new TextEncoder();
 
-/** What became of one push. */
-type Outcome = 'ok' | 'gone' | 'failed';
+/**
+ * One message's fan-out: what each of its pushes needs, and how many are still out. A push
+ * carries this one object through its callbacks instead of an async frame and a promise of its
+ * own.
+ */
+interface Fanout {
+  readonly groupId: string;
+  readonly seq: number;
+  readonly type: GroupMessage['type'];
+  /** The payload's JSON as UTF-8, made once per message. */
+  readonly payload: Uint8Array | undefined;
+  /** When the event behind it was published (epoch ms). */
+  readonly publishedAt: number;
+  /** Pushes (and the stream signal) not settled yet. */
+  pending: number;
+  /** Push messages sent so far. */
+  pushes: number;
+  /** Called once `pending` reaches 0. */
+  readonly done: () => void;
+}
 
 const batchText = (envelopes: string[]): string =>
   envelopes.length === 1 ? (envelopes[0] as string) : `${BATCH_OPEN}${envelopes.join(',')}]}`;
@@ -173,77 +191,194 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     );
   };
 
-  /** One push; on `too-large` from the push service, once more as references. */
-  const send = async (
-    target: PushTarget,
-    plaintext: Uint8Array,
-    refs: (() => string) | null,
-    sendOptions: SendOptions,
-    where: { groupId: string; seq: number; subscriptionId: string },
-  ): Promise<Outcome> => {
-    let result = await sender.send(target, plaintext, sendOptions);
-    if (!result.ok && result.reason === 'too-large' && refs !== null) {
-      // The push service's limit is below ours: the tabs fetch the payloads instead.
-      telemetry?.refPushed({ cause: 'refused' });
-      result = await sender.send(target, encoder.encode(refs()), sendOptions);
-    }
-    if (result.ok) return 'ok';
-    if (result.reason === 'gone') return 'gone';
-    const label = `${logId(where.groupId)}:${where.seq} to ${logId(where.subscriptionId)}`;
+  /** Logs a push that did not get through (its members read the log when they next can). */
+  const notDelivered = (
+    fanout: Fanout,
+    subscriptionId: string,
+    result: Extract<SendResult, { ok: false }>,
+  ): void => {
+    const label = `${logId(fanout.groupId)}:${fanout.seq} to ${logId(subscriptionId)}`;
     logger.debug(
       `graphql-web-push: push ${label} not delivered (${result.reason}, status ${result.status})`,
     );
-    return 'failed';
   };
 
-  const pushTo = async (
-    groupId: string,
-    subscriptionId: string,
-    members: MemberRoute[],
-    seq: number,
-    message: GroupMessage,
-    payload: Uint8Array | undefined,
-    publishedAt: number,
-  ): Promise<number> => {
-    // A cached target is taken without an await: one promise and one turn less per push.
-    const target = targets.get(subscriptionId) ?? (await loadTarget(subscriptionId));
-    if (!target) {
-      // Gone since the member was read: its tabs' streams (if open) read it from the log.
-      await store.signal(groupChannel(groupId), groupSignal(groupId, seq));
-      return 0;
-    }
-    let expiresAt = Number.POSITIVE_INFINITY;
-    for (const member of members) expiresAt = Math.min(expiresAt, member.expiresAt);
-    const lifetime = Math.floor((expiresAt - Date.now()) / 1000);
-    const ttl = Math.max(0, Math.min(ttlSeconds, lifetime));
-    // Built once: its length decides, and the same bytes are sent. References are made only
-    // when they are needed (rarely: a result too large, or a push service's lower limit).
-    const full = envelopes.batch(members, seq, message.type, payload);
-    const refs = () => members.map((member) => `${envelopeHead(member, seq, 'ref')}}`);
-    const sendOptions = (part: number): SendOptions =>
-      topics
-        ? { ttlSeconds: ttl, topic: topicFor(groupId, subscriptionId, part) }
-        : { ttlSeconds: ttl };
-    const where = { groupId, seq, subscriptionId };
-    let outcomes: Outcome[];
-    if (full.byteLength <= maxPayloadBytes) {
-      // The usual case, one push: no part list, and the references only if the push service
-      // refuses the size.
-      outcomes = [await send(target, full, () => batchText(refs()), sendOptions(0), where)];
-    } else {
-      telemetry?.refPushed({ cause: 'too-large' });
-      outcomes = await Promise.all(
-        pack(refs(), maxPayloadBytes).map((part, index) =>
-          send(target, encoder.encode(batchText(part)), null, sendOptions(index), where),
-        ),
-      );
-    }
-    if (outcomes.includes('gone')) await detach(subscriptionId);
-    else if (outcomes.every((outcome) => outcome === 'ok')) {
-      telemetry?.publishToPush(Date.now() - publishedAt);
-    }
-    return outcomes.length;
+  /** One part of the fan-out is over: `pushes` is how many push messages it took. */
+  const settled = (fanout: Fanout, pushes: number): void => {
+    fanout.pushes += pushes;
+    fanout.pending -= 1;
+    if (fanout.pending === 0) fanout.done();
   };
+
+  const sendOptions = (fanout: Fanout, subscriptionId: string, ttl: number, part: number) =>
+    topics
+      ? { ttlSeconds: ttl, topic: topicFor(fanout.groupId, subscriptionId, part) }
+      : { ttlSeconds: ttl };
+
+  const references = (fanout: Fanout, members: readonly MemberRoute[]): string[] =>
+    members.map((member) => `${envelopeHead(member, fanout.seq, 'ref')}}`);
+
+  /**
+   * The rare pushes: a batch over the budget goes as references, split in as few pushes as fit;
+   * a push the push service refused as too large goes again as references.
+   */
+  const pushReferences = async (
+    fanout: Fanout,
+    subscriptionId: string,
+    members: readonly MemberRoute[],
+    target: PushTarget,
+    ttl: number,
+    cause: 'too-large' | 'refused',
+  ): Promise<number> => {
+    telemetry?.refPushed({ cause });
+    const parts =
+      cause === 'refused'
+        ? [references(fanout, members)]
+        : pack(references(fanout, members), maxPayloadBytes);
+    const results = await Promise.all(
+      parts.map((part, index) =>
+        sender.send(
+          target,
+          encoder.encode(batchText(part)),
+          sendOptions(fanout, subscriptionId, ttl, index),
+        ),
+      ),
+    );
+    let gone = false;
+    let delivered = true;
+    for (const result of results) {
+      if (result.ok) continue;
+      delivered = false;
+      if (result.reason === 'gone') gone = true;
+      else notDelivered(fanout, subscriptionId, result);
+    }
+    if (gone) await detach(subscriptionId);
+    else if (delivered) telemetry?.publishToPush(Date.now() - fanout.publishedAt);
+    // A refused push and the references sent after it: one push to the browser.
+    return cause === 'refused' ? 1 : parts.length;
+  };
+
+  /** What became of the usual push, the whole batch in one. */
+  const sent = (
+    fanout: Fanout,
+    subscriptionId: string,
+    members: readonly MemberRoute[],
+    target: PushTarget,
+    ttl: number,
+    result: SendResult,
+  ): void => {
+    if (result.ok) {
+      telemetry?.publishToPush(Date.now() - fanout.publishedAt);
+      settled(fanout, 1);
+      return;
+    }
+    if (result.reason === 'too-large') {
+      // The push service's limit is below ours: the tabs fetch the payloads instead.
+      track(fanout, pushReferences(fanout, subscriptionId, members, target, ttl, 'refused'));
+      return;
+    }
+    if (result.reason === 'gone') {
+      track(
+        fanout,
+        detach(subscriptionId).then(() => 1),
+      );
+      return;
+    }
+    notDelivered(fanout, subscriptionId, result);
+    settled(fanout, 1);
+  };
+
+  /** Settles one part of `fanout` when `work` ends; a throw is logged, and the rest go on. */
+  const track = (fanout: Fanout, work: Promise<number>, what = 'pushing a message'): void => {
+    work.then(
+      (pushes) => settled(fanout, pushes),
+      (error: unknown) => {
+        try {
+          logger.error(`graphql-web-push: ${what} failed`, error);
+        } finally {
+          settled(fanout, 0);
+        }
+      },
+    );
+  };
+
+  /** A push that threw (a custom sender, telemetry): logged, and the fan-out goes on. */
+  const failed = (fanout: Fanout, error: unknown): void => {
+    try {
+      logger.error('graphql-web-push: pushing a message failed', error);
+    } finally {
+      settled(fanout, 0);
+    }
+  };
+
+  const pushWith = (
+    fanout: Fanout,
+    subscriptionId: string,
+    members: readonly MemberRoute[],
+    target: PushTarget,
+  ): void => {
+    let sending: Promise<SendResult>;
+    let ttl: number;
+    try {
+      let expiresAt = Number.POSITIVE_INFINITY;
+      for (const member of members) expiresAt = Math.min(expiresAt, member.expiresAt);
+      const lifetime = Math.floor((expiresAt - Date.now()) / 1000);
+      ttl = Math.max(0, Math.min(ttlSeconds, lifetime));
+      // Built once: its length decides, and the same bytes are sent.
+      const full = envelopes.batch(members, fanout.seq, fanout.type, fanout.payload);
+      if (full.byteLength > maxPayloadBytes) {
+        track(fanout, pushReferences(fanout, subscriptionId, members, target, ttl, 'too-large'));
+        return;
+      }
+      sending = sender.send(target, full, sendOptions(fanout, subscriptionId, ttl, 0));
+    } catch (error) {
+      failed(fanout, error);
+      return;
+    }
+    sending.then(
+      (result) => {
+        try {
+          sent(fanout, subscriptionId, members, target, ttl, result);
+        } catch (error) {
+          failed(fanout, error);
+        }
+      },
+      (error: unknown) => failed(fanout, error),
+    );
+  };
+
+  /** Pushes the batch of one browser; settles it in `fanout` when its outcome is known. */
+  const pushTo = (
+    fanout: Fanout,
+    subscriptionId: string,
+    members: readonly MemberRoute[],
+  ): void => {
+    fanout.pending += 1;
+    const target = targets.get(subscriptionId);
+    if (target !== undefined) {
+      // The usual case: no await before the send, and nothing made per push but its bytes.
+      pushWith(fanout, subscriptionId, members, target);
+      return;
+    }
+    loadTarget(subscriptionId).then(
+      (loaded) => {
+        if (loaded) pushWith(fanout, subscriptionId, members, loaded);
+        // Gone since the member was read: its tabs' streams (if open) read it from the log.
+        else
+          track(
+            fanout,
+            signalGroup(fanout).then(() => 0),
+          );
+      },
+      (error: unknown) => {
+        logger.error('graphql-web-push: pushing a message failed', error);
+        settled(fanout, 0);
+      },
+    );
+  };
+
+  const signalGroup = (fanout: Fanout): Promise<void> =>
+    store.signal(groupChannel(fanout.groupId), groupSignal(fanout.groupId, fanout.seq));
 
   return {
     async deliver(groupId, seq, message, publishedAt) {
@@ -265,28 +400,35 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         }
         batch.push(member);
       }
-      const work: Promise<number>[] = [];
-      if (streamed) {
-        work.push(store.signal(groupChannel(groupId), groupSignal(groupId, seq)).then(() => 0));
-      }
-      if (bySubscription.size > 0) {
-        const payload =
-          message.payload === undefined
-            ? undefined
-            : encoder.encode(JSON.stringify(message.payload));
-        for (const [subscriptionId, batch] of bySubscription) {
-          work.push(
-            pushTo(groupId, subscriptionId, batch, seq, message, payload, publishedAt).catch(
-              (error) => {
-                logger.error('graphql-web-push: pushing a message failed', error);
-                return 0;
-              },
-            ),
+      if (!streamed && bySubscription.size === 0) return { members: members.length, pushes: 0 };
+      const pushes = await new Promise<number>((resolve) => {
+        const fanout: Fanout = {
+          groupId,
+          seq,
+          type: message.type,
+          payload:
+            bySubscription.size === 0 || message.payload === undefined
+              ? undefined
+              : encoder.encode(JSON.stringify(message.payload)),
+          publishedAt,
+          // Held at 1 while the pushes start, so none settling early ends the fan-out.
+          pending: 1,
+          pushes: 0,
+          done: () => resolve(fanout.pushes),
+        };
+        if (streamed) {
+          fanout.pending += 1;
+          track(
+            fanout,
+            signalGroup(fanout).then(() => 0),
           );
         }
-      }
-      const counts = await Promise.all(work);
-      return { members: members.length, pushes: counts.reduce((sum, n) => sum + n, 0) };
+        for (const [subscriptionId, batch] of bySubscription) {
+          pushTo(fanout, subscriptionId, batch);
+        }
+        settled(fanout, 0);
+      });
+      return { members: members.length, pushes };
     },
   };
 }

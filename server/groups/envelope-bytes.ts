@@ -22,7 +22,7 @@ export function envelopeHead(member: MemberRoute, seq: number, type: string): st
 
 /** Opens a batch of envelopes. */
 export const BATCH_OPEN = `{"v":${PROTOCOL_VERSION},"batch":[`;
-const PAYLOAD_KEY = Buffer.from(',"payload":', 'latin1');
+const BATCH_OPEN_BYTES = Buffer.from(BATCH_OPEN, 'latin1');
 
 /** What of a member's envelope never changes: around its own seq, which comes twice. */
 interface MemberParts {
@@ -51,7 +51,11 @@ export interface EnvelopeWriter {
   ): Buffer;
 }
 
-const digits = (value: number): number => (value < 10 ? 1 : Math.floor(Math.log10(value)) + 1);
+const digits = (value: number): number => {
+  let count = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) count += 1;
+  return count;
+};
 
 /** Writes a non-negative integer in decimal ASCII; returns the offset after it. */
 function writeInteger(out: Buffer, at: number, value: number): number {
@@ -71,10 +75,15 @@ function writeInteger(out: Buffer, at: number, value: number): number {
  * @remarks A fan-out writes the same members' ids and tabs on every event: kept as bytes, an
  * envelope costs a few copies and its seq's digits, and no string is made per member or per
  * push. The payload is copied into each envelope from the one UTF-8 encoding of the message.
+ * Copies are `TypedArray#set`, a builtin, rather than `Buffer#copy`, whose argument handling
+ * cost more than the copy of these few bytes.
  */
 export function createEnvelopeWriter(maxMembers: number): EnvelopeWriter {
   const kept = new Map<string, MemberParts>();
+  /** `,"type":"<type>"` and, with a payload, `,"payload":`: the same bytes for every envelope. */
   const tails = new Map<string, Buffer>();
+  /** The parts of the batch being written, reused from push to push. */
+  const scratch: MemberParts[] = [];
 
   function partsOf(member: MemberRoute): MemberParts {
     const known = kept.get(member.id);
@@ -92,50 +101,58 @@ export function createEnvelopeWriter(maxMembers: number): EnvelopeWriter {
     return parts;
   }
 
-  /** `,"type":"<type>"`, the same bytes for every envelope of a type. */
-  function tailOf(type: string): Buffer {
-    let tail = tails.get(type);
+  function tailOf(type: string, withPayload: boolean): Buffer {
+    const key = withPayload ? `${type}+` : type;
+    let tail = tails.get(key);
     if (tail === undefined) {
-      tail = Buffer.from(`,"type":"${type}"`, 'latin1');
-      tails.set(type, tail);
+      tail = Buffer.from(`,"type":"${type}"${withPayload ? ',"payload":' : ''}`, 'latin1');
+      tails.set(key, tail);
     }
     return tail;
   }
 
   return {
     batch(members, seq, type, payload) {
-      const parts = members.map(partsOf);
-      const tail = tailOf(type);
-      const single = members.length === 1;
-      const each =
-        tail.length + 1 + (payload === undefined ? 0 : PAYLOAD_KEY.length + payload.byteLength);
-      let size = single ? 0 : BATCH_OPEN.length + members.length + 1;
-      members.forEach((member, i) => {
-        const part = parts[i] as MemberParts;
-        size += part.open.length + part.middle.length + 2 * digits(seq - member.base) + each;
-      });
+      const count = members.length;
+      const tail = tailOf(type, payload !== undefined);
+      const single = count === 1;
+      // Per envelope: its tail, its payload, `}`; and a `,` between envelopes of a batch.
+      const each = tail.length + (payload === undefined ? 0 : payload.byteLength) + 1;
+      let size = single ? 0 : BATCH_OPEN_BYTES.length + count - 1 + 2;
+      for (let i = 0; i < count; i += 1) {
+        const member = members[i] as MemberRoute;
+        const parts = partsOf(member);
+        scratch[i] = parts;
+        size += parts.open.length + parts.middle.length + 2 * digits(seq - member.base) + each;
+      }
       const out = Buffer.allocUnsafe(size);
-      let at = single ? 0 : out.write(BATCH_OPEN, 0, 'latin1');
-      members.forEach((member, i) => {
-        const part = parts[i] as MemberParts;
-        const own = seq - member.base;
+      let at = 0;
+      if (!single) {
+        out.set(BATCH_OPEN_BYTES, 0);
+        at = BATCH_OPEN_BYTES.length;
+      }
+      for (let i = 0; i < count; i += 1) {
+        const parts = scratch[i] as MemberParts;
+        const own = seq - (members[i] as MemberRoute).base;
         if (i > 0) out[at++] = 0x2c; // ,
-        at += part.open.copy(out, at);
-        at = writeInteger(out, at, own);
-        at += part.middle.copy(out, at);
-        at = writeInteger(out, at, own);
-        at += tail.copy(out, at);
+        out.set(parts.open, at);
+        at = writeInteger(out, at + parts.open.length, own);
+        out.set(parts.middle, at);
+        at = writeInteger(out, at + parts.middle.length, own);
+        out.set(tail, at);
+        at += tail.length;
         if (payload !== undefined) {
-          at += PAYLOAD_KEY.copy(out, at);
           out.set(payload, at);
           at += payload.byteLength;
         }
         out[at++] = 0x7d; // }
-      });
+      }
       if (!single) {
         out[at++] = 0x5d; // ]
         out[at++] = 0x7d; // }
       }
+      // Nothing kept past the push: the parts stay in `kept`, not here.
+      scratch.length = 0;
       return out;
     },
   };

@@ -291,6 +291,36 @@ describe('group runner: delivery', () => {
     expect((await store.getMessages(hidden.id, 0, 10)).map((e) => e.seq)).toEqual([1]);
   });
 
+  it('goes on pushing to the other browsers when the sender throws for one', async () => {
+    const recording = createRecordingSender();
+    let broken: string | undefined;
+    const sender: RecordingSender = {
+      ...recording,
+      send(target, plaintext, options) {
+        if (target.endpoint === broken) throw new Error('a sender bug');
+        return recording.send(target, plaintext, options);
+      },
+    };
+    const { group, feed, runner, member, browser, store } = await setup({ sender });
+    const first = await member();
+    const second = await member({ subscriptionId: await browser() });
+    broken = (await store.getSubscription(first.subscriptionId as string))?.endpoint;
+    runner.start(group, feed.iterator);
+
+    feed.push({ data: { n: 1 } });
+    feed.push({ data: { n: 2 } });
+
+    await waitFor(() =>
+      expect(recording.sent.map((m) => [m.envelope.reg, m.envelope.seq])).toEqual([
+        [second.id, 1],
+        [second.id, 2],
+      ]),
+    );
+    // Not deleted: a throw is not the push service's answer, and the log keeps the events.
+    expect(await store.getSubscription(first.subscriptionId as string)).not.toBeNull();
+    expect((await store.getMessages(first.id, 0, 10)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
   it('deletes a browser the push service calls gone; its members go on over the stream', async () => {
     const sender = createRecordingSender();
     sender.answer(() => ({ ok: false, reason: 'gone', status: 410, attempts: 1 }));
