@@ -1,10 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { checkPushes, startPushBench } from './push-bench.js';
 import { registerTabs, subscribeBrowsers } from './push-browsers.js';
+import type { EventCost } from './recording-sender.js';
 
 /** What the fan-out is compared with, besides itself. */
 export type Side = 'ours' | 'floor' | 'bare' | 'web-push';
 export const SIDES: readonly Side[] = ['ours', 'floor', 'bare', 'web-push'];
+
+/** What one run of a side cost; ours also says how its event went. */
+interface SideCost {
+  cpuUs: number;
+  wallMs: number;
+  pushes: number;
+  failed: number;
+  event?: EventCost;
+}
 
 /** Events (and bare rounds) per profile, with `BENCH_PROFILE`. */
 const PROFILED_EVENTS = 3;
@@ -34,7 +44,8 @@ export interface FanoutSamples {
 
 /**
  * One transport: the push service, the server (own process) with `browsers × tabs`
- * registrations of one operation, then `rounds` rounds of the four sides in rotating order.
+ * registrations of one operation, then `rounds` rounds of the four sides in rotating order (the
+ * baselines in a process of their own, see `push-bench.ts`).
  * With `BENCH_PROFILE=<dir>`, more events, bare rounds and a web-push round are profiled
  * afterwards (CPU and allocations, main thread only).
  * @param options - transport and sizes
@@ -69,28 +80,30 @@ export async function measureFanout(options: FanoutOptions): Promise<FanoutSampl
       registrations,
       profiles: [],
     };
+    /** One run of a side; each is checked, whether it is measured or not. */
+    const runSide = async (side: Side): Promise<SideCost> => {
+      if (side === 'ours') {
+        const before = bench.service.stats().accepted;
+        const event = await bench.publish('p1', ++stock, browsers);
+        checkPushes('event', event, browsers, bench.service.stats().accepted - before);
+        return { ...event, event };
+      }
+      if (side === 'floor') return bench.floor();
+      const cost = side === 'bare' ? await bench.bare(256) : await bench.webPush(inFlight);
+      checkPushes(side, cost, browsers);
+      return cost;
+    };
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < SIDES.length; i++) {
         const side = SIDES[(round + i) % SIDES.length] as Side;
-        let cost: { cpuUs: number; wallMs: number; pushes: number; failed: number };
-        if (side === 'ours') {
-          const before = bench.service.stats().accepted;
-          const event = await bench.publish('p1', ++stock, browsers);
-          checkPushes('event', event, browsers, bench.service.stats().accepted - before);
+        const cost = await runSide(side);
+        const { event } = cost;
+        if (event !== undefined) {
           samples.pushes.push(event.pushes);
           samples.bytes.push(event.bytes / event.pushes);
           samples.threads.main.push(event.threads.main / event.pushes);
           samples.threads.busiestOther.push(event.threads.busiestOther / event.pushes);
           samples.threads.rest.push(event.threads.rest / event.pushes);
-          cost = event;
-        } else if (side === 'floor') {
-          cost = await bench.floor();
-        } else if (side === 'bare') {
-          cost = await bench.bare(256);
-          checkPushes('bare', cost, browsers);
-        } else {
-          cost = await bench.webPush(inFlight);
-          checkPushes('web-push', cost, browsers);
         }
         samples.cpu[side].push(cost.cpuUs / cost.pushes);
         samples.wall[side].push(cost.wallMs);
@@ -109,9 +122,15 @@ export async function measureFanout(options: FanoutOptions): Promise<FanoutSampl
       samples.profiles.push(
         await bench.profile(dir, `fanout-${transport}-ours`, events),
         await bench.profile(dir, `fanout-${transport}-ours`, events, 'allocations'),
-        await bench.profile(dir, `fanout-${transport}-bare`, bare),
-        await bench.profile(dir, `fanout-${transport}-bare`, bare, 'allocations'),
-        await bench.profile(dir, `fanout-${transport}-web-push`, () => bench.webPush(inFlight)),
+        await bench.profile(dir, `fanout-${transport}-bare`, bare, 'cpu', 'baselines'),
+        await bench.profile(dir, `fanout-${transport}-bare`, bare, 'allocations', 'baselines'),
+        await bench.profile(
+          dir,
+          `fanout-${transport}-web-push`,
+          () => bench.webPush(inFlight),
+          'cpu',
+          'baselines',
+        ),
       );
     }
     return samples;

@@ -18,7 +18,9 @@ const TRANSPORTS = [
  * Fan-out: one event to 10,000 registrations of one operation (1,000 browsers × 10 tabs, every
  * tab one registration; one execution group, one push per browser), the server in a process of
  * its own, the push service and the browsers (offline: the service stores what it accepts) here.
- * Per round, in rotating order, all in the server's process and on the same 1,000 pushes:
+ * Per round, in rotating order, on the same 1,000 pushes; ours in the server's process, the three
+ * baselines in a second process with the same code and options, so that no side pays for
+ * another's garbage (a `web-push` round leaves plenty):
  * - ours: the server's CPU time (`process.cpuUsage`, every thread, the encryption worker
  *   included) from the publish until the last push was answered (the push service counts them);
  * - the encryption floor: the same plaintexts for the same subscriptions encrypted alone, RFC 8291
@@ -87,7 +89,7 @@ export async function run(): Promise<SuiteResult> {
       compare(`${transport}: server CPU per push, ours / bare HTTP`, ours, bare),
     );
     notes.push(
-      `${transport}: ${description}; ${samples.registrations} registrations (${options.browsers} browsers × ${options.tabs} tabs), ${options.rounds} rounds of ours, floor, bare (256 in flight) and web-push (${options.inFlight} in flight) in rotating order.`,
+      `${transport}: ${description}; ${samples.registrations} registrations (${options.browsers} browsers × ${options.tabs} tabs), ${options.rounds} rounds of ours, floor, bare (256 in flight) and web-push (${options.inFlight} in flight) in rotating order; the baselines in a process of their own.`,
     );
     if (samples.profiles.length > 0) {
       notes.push(

@@ -20,21 +20,31 @@ export interface PushBench {
   url: string;
   /** Publishes one event; resolves when `expect` pushes (at least) were all answered. */
   publish(productId: string, stock: number, expect: number, capture?: boolean): Promise<EventCost>;
-  /** The encryption floor over the last captured event's pushes. */
+  /**
+   * The encryption floor over the last captured event's pushes. The baselines run in a process
+   * of their own (same code, same options), so the server's process holds only its own garbage.
+   */
   floor(): Promise<BaselineCost>;
   /** The last captured event's pushes again, encrypted and POSTed bare (see `bare-send.ts`). */
   bare(inFlight: number): Promise<BaselineCost>;
   /** The last captured event's pushes again, with `web-push` by hand. */
   webPush(inFlight: number): Promise<BaselineCost>;
-  /** Profiles `work` in the server process into `dir` (see `profiler.ts`); returns the path. */
+  /**
+   * Profiles `work` into `dir` (see `profiler.ts`), in the server's process or the baselines';
+   * returns the path.
+   */
   profile(
     dir: string,
     name: string,
     work: () => Promise<unknown>,
     kind?: ProfileKind,
+    of?: ProcessRole,
   ): Promise<string>;
   close(): Promise<void>;
 }
+
+/** The two processes: the server's events, and the baselines. */
+export type ProcessRole = 'server' | 'baselines';
 
 /** Options of {@link startPushBench}. */
 export interface PushBenchOptions {
@@ -66,43 +76,60 @@ export async function startPushBench(options: PushBenchOptions = {}): Promise<Pu
     maxPendingPerUserAgent: Number.POSITIVE_INFINITY,
   });
   const vapid = generateVapidKeys();
-  let child: BenchChild<number>;
-  try {
-    child = await startBenchChild<number>(ENTRY, {
-      BENCH_VAPID_PUBLIC_KEY: vapid.publicKey,
-      BENCH_VAPID_PRIVATE_KEY: vapid.privateKey,
-      BENCH_PUSH_ORIGIN: service.origin,
-      ...(service.ca === null ? {} : { BENCH_CA: service.ca }),
-      ...(options.concurrency === undefined
-        ? {}
-        : { BENCH_CONCURRENCY: String(options.concurrency) }),
-      ...(options.encryptionWorkers === undefined
-        ? {}
-        : { BENCH_ENCRYPTION_WORKERS: String(options.encryptionWorkers) }),
-      ...(options.localhostAddress === undefined
-        ? {}
-        : { BENCH_LOCALHOST: options.localhostAddress }),
-    });
-  } catch (error) {
+  const env = {
+    BENCH_VAPID_PUBLIC_KEY: vapid.publicKey,
+    BENCH_VAPID_PRIVATE_KEY: vapid.privateKey,
+    BENCH_PUSH_ORIGIN: service.origin,
+    ...(service.ca === null ? {} : { BENCH_CA: service.ca }),
+    ...(options.concurrency === undefined
+      ? {}
+      : { BENCH_CONCURRENCY: String(options.concurrency) }),
+    ...(options.encryptionWorkers === undefined
+      ? {}
+      : { BENCH_ENCRYPTION_WORKERS: String(options.encryptionWorkers) }),
+    ...(options.localhostAddress === undefined
+      ? {}
+      : { BENCH_LOCALHOST: options.localhostAddress }),
+  };
+  // Two processes: the server's events in one, the baselines in the other, so that neither
+  // pays for the other's garbage (a round of `web-push` leaves plenty).
+  const started = await Promise.allSettled([
+    startBenchChild<number>(ENTRY, env),
+    startBenchChild<number>(ENTRY, env),
+  ]);
+  const [server, baselines] = started.map((outcome) =>
+    outcome.status === 'fulfilled' ? outcome.value : undefined,
+  );
+  if (server === undefined || baselines === undefined) {
+    await Promise.all([server?.stop(), baselines?.stop()]);
     await service.close();
-    throw error;
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    throw (failed as PromiseRejectedResult).reason;
   }
+  const children: Record<ProcessRole, BenchChild<number>> = { server, baselines };
   return {
     service,
     vapid,
-    url: `http://127.0.0.1:${child.ready}/graphql`,
-    publish: (productId, stock, expect, capture = false) =>
-      child.ask<EventCost>('publish', { productId, stock, expect, capture }),
-    floor: () => child.ask<BaselineCost>('floor'),
-    bare: (inFlight) => child.ask<BaselineCost>('bare', { inFlight }),
-    webPush: (inFlight) => child.ask<BaselineCost>('web-push', { inFlight }),
-    async profile(dir, name, work, kind = 'cpu') {
+    url: `http://127.0.0.1:${server.ready}/graphql`,
+    async publish(productId, stock, expect, capture = false) {
+      const cost = await server.ask<EventCost>('publish', { productId, stock, expect, capture });
+      if (capture) {
+        const pushes = await server.ask<unknown[]>('captured-pushes');
+        await baselines.ask('load', { pushes });
+      }
+      return cost;
+    },
+    floor: () => baselines.ask<BaselineCost>('floor'),
+    bare: (inFlight) => baselines.ask<BaselineCost>('bare', { inFlight }),
+    webPush: (inFlight) => baselines.ask<BaselineCost>('web-push', { inFlight }),
+    async profile(dir, name, work, kind = 'cpu', of = 'server') {
+      const child = children[of];
       await child.ask('profile-start', { kind });
       await work();
       return child.ask<string>('profile-stop', { dir, name });
     },
     async close() {
-      await child.stop();
+      await Promise.all([server.stop(), baselines.stop()]);
       await service.close();
     },
   };

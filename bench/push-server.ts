@@ -12,8 +12,11 @@
  *   endpoints, and so the VAPID audience, stay the service's own.
  *
  * Ops (see `serveBenchRequests`): `publish { productId, stock, expect, capture? }` → the event's
- * `EventCost`; `floor`, `bare { inFlight }` and `web-push { inFlight }` → a `BaselineCost` over the pushes of the last
- * captured event; `profile-start { kind }`, `profile-stop { dir, name }` (see `profiler.ts`); `heap`. Sends its port as ready.
+ * `EventCost`; `captured-pushes` → the last captured event's pushes, and `load { pushes }` to
+ * take another process's; `floor`, `bare { inFlight }` and `web-push { inFlight }` → a
+ * `BaselineCost` over the loaded or last captured pushes; `profile-start { kind }`,
+ * `profile-stop { dir, name }` (see `profiler.ts`); `heap`. Sends its port as ready.
+ * `push-bench.ts` runs two: one serves the events, the other the baselines.
  */
 import dns from 'node:dns';
 import { setMaxListeners } from 'node:events';
@@ -27,7 +30,7 @@ import { sendBare } from './bare-send.js';
 import { encryptionFloor, sendWithWebPush } from './by-hand.js';
 import { heapAfterGc, serveBenchRequests } from './child.js';
 import { type ProfileKind, startProfile, stopProfile } from './profiler.js';
-import { createRecordingSender } from './recording-sender.js';
+import { type CapturedPush, createRecordingSender } from './recording-sender.js';
 
 const env = process.env;
 const required = (name: string): string => {
@@ -121,8 +124,18 @@ const yoga = createYoga({
   ],
 });
 
+/** A captured push as it crosses IPC. */
+interface WirePush {
+  target: CapturedPush['target'];
+  plaintext: string;
+  options: CapturedPush['options'];
+}
+
+/** Pushes captured in another process (see `load`); the baselines' process runs on these. */
+let loaded: CapturedPush[] | undefined;
+
 const captured = () => {
-  const pushes = recording.captured();
+  const pushes = loaded ?? recording.captured();
   if (pushes.length === 0) throw new Error('push-server: publish with capture first');
   return pushes;
 };
@@ -142,6 +155,20 @@ server.listen(0, '127.0.0.1', () => {
             }),
           { expect: Number(expect), capture: capture === true },
         ),
+      'captured-pushes': (): WirePush[] =>
+        captured().map(({ target, plaintext, options }) => ({
+          target,
+          plaintext: plaintext.toString('base64'),
+          options,
+        })),
+      load: ({ pushes }) => {
+        loaded = (pushes as WirePush[]).map(({ target, plaintext, options }) => ({
+          target,
+          plaintext: Buffer.from(plaintext, 'base64'),
+          options,
+        }));
+        return loaded.length;
+      },
       floor: () => encryptionFloor(captured()),
       'web-push': ({ inFlight }) => sendWithWebPush(captured(), vapid, Number(inFlight), ca),
       bare: ({ inFlight }) => sendBare(captured(), vapid, Number(inFlight), ca),
