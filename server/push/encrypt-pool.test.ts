@@ -127,6 +127,47 @@ describe('createEncryptionPool', () => {
   });
 });
 
+describe('createEncryptionPool: sharing a large fan-out', () => {
+  it('gives a worker that is slowed down fewer batches, and every body still comes back', async () => {
+    const batchesSeen: number[] = [];
+    let spawnedCount = 0;
+    // The first worker blocks 40 ms before each batch (its core shared with something else).
+    const spawn = (source: string) => {
+      const index = spawnedCount;
+      spawnedCount += 1;
+      batchesSeen[index] = 0;
+      const worker = new Worker(
+        `${
+          index === 0
+            ? `require('node:worker_threads').parentPort.on('message', () => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 40);
+});
+`
+            : ''
+        }${source}`,
+        { eval: true, execArgv: [] },
+      );
+      const post = worker.postMessage.bind(worker);
+      worker.postMessage = (value, transfer) => {
+        batchesSeen[index] = (batchesSeen[index] ?? 0) + 1;
+        post(value, transfer);
+      };
+      return worker;
+    };
+    const pool = track(createEncryptionPoolWith(spawn, { workers: 2, batchSize: 8 }));
+    const fanout = jobs(320);
+
+    expectDecrypts(fanout, await pool.encrypt(fanout));
+
+    // 40 batches: handed out all at once they would split 20/20, and the slow worker would
+    // hold the fan-out up for 20 × 40 ms.
+    const [slow, fast] = batchesSeen as [number, number];
+    expect(slow + fast).toBe(40);
+    expect(slow).toBeLessThan(fast);
+    expect(pool.queued).toBe(0);
+  });
+});
+
 describe('createEncryptionPool: failing workers', () => {
   /** Workers on the real program, plus a listener (run first) that exits at the n-th batch. */
   function exitingAt(batch: number) {

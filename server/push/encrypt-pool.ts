@@ -14,6 +14,7 @@ import {
   InvalidPushArgumentError,
   PushPayloadTooLargeError,
 } from './errors.js';
+import { createFifo } from './fifo.js';
 
 export type { EncryptionJob } from './encrypt-batch.js';
 
@@ -47,7 +48,7 @@ export interface EncryptionPool {
    * failing before their first answer (it then encrypts on the calling thread).
    */
   readonly workers: number;
-  /** Jobs handed to workers and not answered yet. */
+  /** Jobs given to the pool and not answered yet (on a worker or waiting for one). */
   readonly queued: number;
   /** Terminates the workers; batches not answered yet reject. Resolves once they are gone. */
   close(): Promise<void>;
@@ -83,6 +84,14 @@ interface Answer {
 
 /** Workers lost before their first answer, in a row, before the pool stops starting them. */
 const MAX_FAILED_STARTS = 3;
+
+/**
+ * Batches a worker holds at once. Enough that it does not run dry while the event loop is busy
+ * for a while (a fan-out's first turn hands over a thousand messages; four batches of 32 are
+ * about 20 ms of work), few enough that at the end of a large fan-out one worker is not left
+ * with a queue while the other idles: the rest wait here for whichever worker answers first.
+ */
+const BATCHES_PER_WORKER = 4;
 
 function encryptInline(chunk: Chunk): void {
   try {
@@ -122,7 +131,10 @@ function createWarner(): (kind: Trouble, message: string) => void {
  *   and comes back as one (the bodies back to back), so the cost of message passing is paid
  *   per batch, not per message, and nothing is structured-cloned byte by byte.
  * - A batch goes to an idle worker, to a new one while fewer than `workers` run, or else to
- *   the one with the fewest batches outstanding.
+ *   the one with the fewest batches outstanding, which holds at most four: the others wait in
+ *   the pool and go to whichever worker answers first. A worker slowed down (its core shared
+ *   with the event loop or another process) takes less of a large fan-out instead of holding
+ *   up its end.
  * - Workers are `unref`'d while idle (they never keep a process alive) and `ref`'d while they
  *   hold work (so an awaited batch is not cut short by the process exiting).
  * - A worker that exits or whose batch throws has its batches encrypted on the calling thread,
@@ -158,6 +170,8 @@ export function createEncryptionPoolWith(
   }
   let limit = workers;
   let threads: Thread[] = [];
+  /** Batches no worker holds yet, in arrival order. */
+  const waiting = createFifo<Chunk>();
   let nextId = 0;
   let queued = 0;
   let failedStarts = 0;
@@ -196,19 +210,35 @@ export function createEncryptionPoolWith(
     return best;
   }
 
-  function dispatch(chunk: Chunk): void {
-    const thread = pick();
-    if (thread === undefined) {
-      encryptInline(chunk);
-      return;
+  /** Hands waiting batches to workers with room for them; without workers, encrypts here. */
+  function pump(): void {
+    while (waiting.length > 0) {
+      const thread = pick();
+      if (thread === undefined) {
+        for (const chunk of waiting.drain()) {
+          queued -= chunk.jobs.length;
+          encryptInline(chunk);
+        }
+        return;
+      }
+      if (thread.chunks.size >= BATCHES_PER_WORKER) return;
+      send(thread, waiting.shift() as Chunk);
     }
+  }
+
+  function send(thread: Thread, chunk: Chunk): void {
     const id = nextId;
     nextId += 1;
     if (thread.chunks.size === 0) thread.worker.ref();
     thread.chunks.set(id, chunk);
-    queued += chunk.jobs.length;
     const input = packBatch(chunk.jobs);
     thread.worker.postMessage({ id, input }, [input]);
+  }
+
+  function dispatch(chunk: Chunk): void {
+    queued += chunk.jobs.length;
+    waiting.push(chunk);
+    pump();
   }
 
   function settle(thread: Thread, id: number): Chunk | undefined {
@@ -225,6 +255,8 @@ export function createEncryptionPoolWith(
     if (chunk === undefined) return;
     thread.answered += 1;
     failedStarts = 0;
+    // Its next batch first: the worker is free now.
+    pump();
     if (output !== undefined && error === undefined) {
       chunk.resolve(unpackBodies(chunk.jobs, output));
       return;
@@ -253,6 +285,8 @@ export function createEncryptionPoolWith(
       if (closed) chunk.reject(new EncryptionPoolClosedError());
       else encryptInline(chunk);
     }
+    // The batches still waiting go to the others, or to its replacement.
+    if (!closed) pump();
   }
 
   function encryptChunk(jobs: readonly EncryptionJob[]): Promise<Buffer[]> {
@@ -287,6 +321,10 @@ export function createEncryptionPoolWith(
       limit = 0;
       const stopping = threads;
       threads = [];
+      for (const chunk of waiting.drain()) {
+        queued -= chunk.jobs.length;
+        chunk.reject(new EncryptionPoolClosedError());
+      }
       for (const thread of stopping) {
         for (const id of [...thread.chunks.keys()]) {
           settle(thread, id)?.reject(new EncryptionPoolClosedError());
