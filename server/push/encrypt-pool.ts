@@ -131,10 +131,10 @@ function createWarner(): (kind: Trouble, message: string) => void {
  *   and comes back as one (the bodies back to back), so the cost of message passing is paid
  *   per batch, not per message, and nothing is structured-cloned byte by byte.
  * - A batch goes to an idle worker, to a new one while fewer than `workers` run, or else to
- *   the one with the fewest batches outstanding, which holds at most four: the others wait in
- *   the pool and go to whichever worker answers first. A worker slowed down (its core shared
- *   with the event loop or another process) takes less of a large fan-out instead of holding
- *   up its end.
+ *   the one with the fewest batches outstanding. With more than one worker, each holds at most
+ *   four: the others wait in the pool and go to whichever worker answers first, so a worker
+ *   slowed down (its core shared with the event loop or another process) takes less of a
+ *   large fan-out instead of holding up its end. A single worker gets every batch at once.
  * - Workers are `unref`'d while idle (they never keep a process alive) and `ref`'d while they
  *   hold work (so an awaited batch is not cut short by the process exiting).
  * - A worker that exits or whose batch throws has its batches encrypted on the calling thread,
@@ -221,7 +221,8 @@ export function createEncryptionPoolWith(
         }
         return;
       }
-      if (thread.chunks.size >= BATCHES_PER_WORKER) return;
+      // One worker has nobody to share with: it gets everything at once and never runs dry.
+      if (limit > 1 && thread.chunks.size >= BATCHES_PER_WORKER) return;
       send(thread, waiting.shift() as Chunk);
     }
   }
