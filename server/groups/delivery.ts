@@ -362,18 +362,15 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     }
     loadTarget(subscriptionId).then(
       (loaded) => {
-        if (loaded) pushWith(fanout, subscriptionId, members, loaded);
+        if (loaded) {
+          pushWith(fanout, subscriptionId, members, loaded);
+          return;
+        }
         // Gone since the member was read: its tabs' streams (if open) read it from the log.
-        else
-          track(
-            fanout,
-            signalGroup(fanout).then(() => 0),
-          );
+        const signalled = signalGroup(fanout).then(() => 0);
+        track(fanout, signalled, 'signalling the streams');
       },
-      (error: unknown) => {
-        logger.error('graphql-web-push: pushing a message failed', error);
-        settled(fanout, 0);
-      },
+      (error: unknown) => failed(fanout, error),
     );
   };
 
@@ -418,14 +415,13 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         };
         if (streamed) {
           fanout.pending += 1;
-          track(
-            fanout,
-            signalGroup(fanout).then(() => 0),
-          );
+          const signalled = signalGroup(fanout).then(() => 0);
+          track(fanout, signalled, 'signalling the streams');
         }
-        for (const [subscriptionId, batch] of bySubscription) {
+        // forEach: no entry array made per browser, as `for…of` on the map's entries does.
+        bySubscription.forEach((batch, subscriptionId) => {
           pushTo(fanout, subscriptionId, batch);
-        }
+        });
         settled(fanout, 0);
       });
       return { members: members.length, pushes };
