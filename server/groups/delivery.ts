@@ -31,6 +31,11 @@ export interface DeliveryOptions {
    * @defaultValue `50_000`
    */
   maxCachedMembers?: number;
+  /**
+   * Pushes of one message in flight at once; the next browser's push starts as one settles.
+   * @defaultValue `512`
+   */
+  maxPushesInFlight?: number;
 }
 
 /** What one delivery did. */
@@ -80,7 +85,16 @@ interface Fanout {
   readonly payload: Uint8Array | undefined;
   /** When the event behind it was published (epoch ms). */
   readonly publishedAt: number;
-  /** Pushes (and the stream signal) not settled yet. */
+  /** The browsers to push to, and their members, in the order they are pushed. */
+  readonly browsers: readonly string[];
+  readonly batches: readonly (readonly MemberRoute[])[];
+  /** The next browser to push to. */
+  next: number;
+  /** Pushes started and not settled. */
+  active: number;
+  /** Whether `startPushes` is running (a push settling inside it starts no loop of its own). */
+  starting: boolean;
+  /** Parts not finished: the browsers not settled, the stream signal, and the start. */
   pending: number;
   /** Push messages sent so far. */
   pushes: number;
@@ -135,6 +149,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     telemetry,
     maxCachedSubscriptions = 10_000,
     maxCachedMembers = 50_000,
+    maxPushesInFlight = 512,
   } = options;
   /** Endpoint and keys per push subscription id: fixed for the id's life, so cached. */
   const targets = new Map<string, PushTarget>();
@@ -203,11 +218,34 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     );
   };
 
-  /** One part of the fan-out is over: `pushes` is how many push messages it took. */
-  const settled = (fanout: Fanout, pushes: number): void => {
-    fanout.pushes += pushes;
+  /** One part of the fan-out is over; the last one ends it. */
+  const finishPart = (fanout: Fanout): void => {
     fanout.pending -= 1;
     if (fanout.pending === 0) fanout.done();
+  };
+
+  /**
+   * Starts browsers' pushes while fewer than `maxPushesInFlight` are out: a large group's
+   * plaintexts, bodies and requests are made as the push service answers, not all at once.
+   */
+  const startPushes = (fanout: Fanout): void => {
+    if (fanout.starting) return;
+    fanout.starting = true;
+    while (fanout.active < maxPushesInFlight && fanout.next < fanout.browsers.length) {
+      const at = fanout.next;
+      fanout.next += 1;
+      fanout.active += 1;
+      pushTo(fanout, fanout.browsers[at] as string, fanout.batches[at] as readonly MemberRoute[]);
+    }
+    fanout.starting = false;
+  };
+
+  /** One browser's push is over: `pushes` is how many push messages it took. */
+  const settled = (fanout: Fanout, pushes: number): void => {
+    fanout.pushes += pushes;
+    fanout.active -= 1;
+    startPushes(fanout);
+    finishPart(fanout);
   };
 
   const sendOptions = (fanout: Fanout, subscriptionId: string, ttl: number, part: number) =>
@@ -353,7 +391,6 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     subscriptionId: string,
     members: readonly MemberRoute[],
   ): void => {
-    fanout.pending += 1;
     const target = targets.get(subscriptionId);
     if (target !== undefined) {
       // The usual case: no await before the send, and nothing made per push but its bytes.
@@ -398,31 +435,46 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         batch.push(member);
       }
       if (!streamed && bySubscription.size === 0) return { members: members.length, pushes: 0 };
+      const browsers: string[] = [];
+      const batches: MemberRoute[][] = [];
+      bySubscription.forEach((batch, subscriptionId) => {
+        browsers.push(subscriptionId);
+        batches.push(batch);
+      });
       const pushes = await new Promise<number>((resolve) => {
         const fanout: Fanout = {
           groupId,
           seq,
           type: message.type,
           payload:
-            bySubscription.size === 0 || message.payload === undefined
+            browsers.length === 0 || message.payload === undefined
               ? undefined
               : encoder.encode(JSON.stringify(message.payload)),
           publishedAt,
-          // Held at 1 while the pushes start, so none settling early ends the fan-out.
-          pending: 1,
+          browsers,
+          batches,
+          next: 0,
+          active: 0,
+          starting: false,
+          // Every browser, the stream signal, and the start itself: none settling early ends it.
+          pending: browsers.length + (streamed ? 1 : 0) + 1,
           pushes: 0,
           done: () => resolve(fanout.pushes),
         };
         if (streamed) {
-          fanout.pending += 1;
-          const signalled = signalGroup(fanout).then(() => 0);
-          track(fanout, signalled, 'signalling the streams');
+          signalGroup(fanout).then(
+            () => finishPart(fanout),
+            (error: unknown) => {
+              try {
+                logger.error('graphql-web-push: signalling the streams failed', error);
+              } finally {
+                finishPart(fanout);
+              }
+            },
+          );
         }
-        // forEach: no entry array made per browser, as `for…of` on the map's entries does.
-        bySubscription.forEach((batch, subscriptionId) => {
-          pushTo(fanout, subscriptionId, batch);
-        });
-        settled(fanout, 0);
+        startPushes(fanout);
+        finishPart(fanout);
       });
       return { members: members.length, pushes };
     },

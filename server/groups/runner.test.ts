@@ -291,6 +291,48 @@ describe('group runner: delivery', () => {
     expect((await store.getMessages(hidden.id, 0, 10)).map((e) => e.seq)).toEqual([1]);
   });
 
+  it('keeps at most maxPushesInFlight pushes of a message out, and pushes to every browser', async () => {
+    const sender = createRecordingSender();
+    let out = 0;
+    let most = 0;
+    const answers: (() => void)[] = [];
+    sender.answer(() => {
+      out += 1;
+      most = Math.max(most, out);
+      return new Promise<SendResult>((resolve) => {
+        answers.push(() => {
+          out -= 1;
+          resolve({ ok: true, status: 201, attempts: 1 });
+        });
+      });
+    });
+    const { store, group, member, browser } = await setup({ sender });
+    const members = [await member()];
+    for (let i = 0; i < 9; i++) members.push(await member({ subscriptionId: await browser() }));
+    const delivery = createDelivery({
+      store,
+      sender,
+      maxPayloadBytes: 3072,
+      ttlSeconds: 60,
+      topics: false,
+      logger: createLogger('silent'),
+      maxPushesInFlight: 3,
+    });
+
+    const delivered = delivery.deliver(group.id, 1, { type: 'next', payload: { n: 1 } }, 0);
+    // Answered one at a time, as a push service would: each answer lets the next push out.
+    while (sender.sent.length < 10 || answers.length > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      answers.shift()?.();
+    }
+
+    expect(await delivered).toEqual({ members: 10, pushes: 10 });
+    expect(most).toBe(3);
+    expect(new Set(sender.sent.map((m) => m.envelope.reg))).toEqual(
+      new Set(members.map((m) => m.id)),
+    );
+  });
+
   it('goes on pushing to the other browsers when the sender throws for one', async () => {
     const recording = createRecordingSender();
     let broken: string | undefined;
