@@ -32,8 +32,8 @@ export interface DeliveryOptions {
    */
   maxCachedMembers?: number;
   /**
-   * Pushes of one message in flight at once; the next browser's push starts as one settles.
-   * @defaultValue `512`
+   * Pushes of one message in flight at most; more start, together, once half are back.
+   * @defaultValue `1024`
    */
   maxPushesInFlight?: number;
 }
@@ -149,7 +149,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     telemetry,
     maxCachedSubscriptions = 10_000,
     maxCachedMembers = 50_000,
-    maxPushesInFlight = 512,
+    maxPushesInFlight = 1024,
   } = options;
   /** Endpoint and keys per push subscription id: fixed for the id's life, so cached. */
   const targets = new Map<string, PushTarget>();
@@ -225,11 +225,15 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   };
 
   /**
-   * Starts browsers' pushes while fewer than `maxPushesInFlight` are out: a large group's
-   * plaintexts, bodies and requests are made as the push service answers, not all at once.
+   * Starts browsers' pushes up to `maxPushesInFlight` out: a large group's plaintexts, bodies
+   * and requests are made as the push service answers, not all at once. Once started, it waits
+   * until half are back and then starts the other half together: pushes started in one turn
+   * leave in one write per connection and go to the encryption workers in full batches, where
+   * one push started per answer cost a write and a turn each.
    */
   const startPushes = (fanout: Fanout): void => {
     if (fanout.starting) return;
+    if (fanout.next > 0 && fanout.active > maxPushesInFlight / 2) return;
     fanout.starting = true;
     while (fanout.active < maxPushesInFlight && fanout.next < fanout.browsers.length) {
       const at = fanout.next;
