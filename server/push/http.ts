@@ -219,7 +219,8 @@ export function createPushHttpClient<R extends PushRequest>({
       closed = true;
       const queued: R[] = [];
       for (const lane of lanes.values()) {
-        queued.push(...lane.queue.drain());
+        // A loop, not a spread: a queue may hold more requests than a call takes arguments.
+        for (const request of lane.queue.drain()) queued.push(request);
         lane.transport.close(closedError());
       }
       lanes.clear();
