@@ -152,6 +152,11 @@ export function createHttp2Transport({
           connection.destroy(closedError());
           return;
         }
+        if (session.draining && session.reserved === 0) {
+          // Retired while it connected (its requests timed out, or it idled): nothing to send.
+          connection.close();
+          return;
+        }
         const waiting = session.waiting;
         session.waiting = [];
         for (const flight of waiting) start(flight);
