@@ -334,20 +334,14 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   const track = (fanout: Fanout, work: Promise<number>, what = 'pushing a message'): void => {
     work.then(
       (pushes) => settled(fanout, pushes),
-      (error: unknown) => {
-        try {
-          logger.error(`graphql-web-push: ${what} failed`, error);
-        } finally {
-          settled(fanout, 0);
-        }
-      },
+      (error: unknown) => failed(fanout, error, what),
     );
   };
 
   /** A push that threw (a custom sender, telemetry): logged, and the fan-out goes on. */
-  const failed = (fanout: Fanout, error: unknown): void => {
+  const failed = (fanout: Fanout, error: unknown, what = 'pushing a message'): void => {
     try {
-      logger.error('graphql-web-push: pushing a message failed', error);
+      logger.error(`graphql-web-push: ${what} failed`, error);
     } finally {
       settled(fanout, 0);
     }

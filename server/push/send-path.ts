@@ -126,7 +126,7 @@ export function createSendPath(options: SendPathOptions): SendPath {
       encrypted,
       failed(message, error) {
         if (error instanceof EncryptionPoolClosedError) {
-          settle(message, { ok: false, reason: 'failed', attempts: 0 }, 'closed');
+          unsent(message);
         } else {
           fail(message, error);
         }
@@ -147,11 +147,15 @@ export function createSendPath(options: SendPathOptions): SendPath {
     },
   });
 
+  /** Takes the message off the pending count, once. */
+  function uncount(message: PushMessage): void {
+    if (!message.counted) return;
+    message.counted = false;
+    gate.leave();
+  }
+
   function settle(message: PushMessage, result: SendResult, failure?: SendFailure): void {
-    if (message.counted) {
-      message.counted = false;
-      gate.leave();
-    }
+    uncount(message);
     try {
       reportSettled(telemetry, message.endpoint.origin, message.span, result, failure);
     } catch (error) {
@@ -162,11 +166,13 @@ export function createSendPath(options: SendPathOptions): SendPath {
   }
 
   function fail(message: PushMessage, error: unknown): void {
-    if (message.counted) {
-      message.counted = false;
-      gate.leave();
-    }
+    uncount(message);
     message.reject(error);
+  }
+
+  /** The sender closed before the message went out. */
+  function unsent(message: PushMessage): void {
+    settle(message, { ok: false, reason: 'failed', attempts: 0 }, 'closed');
   }
 
   /** The outcome of a message that got no success, with the last status if any. */
@@ -178,7 +184,7 @@ export function createSendPath(options: SendPathOptions): SendPath {
 
   function begin(message: PushMessage): void {
     if (signal.aborted) {
-      settle(message, { ok: false, reason: 'failed', attempts: 0 }, 'closed');
+      unsent(message);
       return;
     }
     if (message.plaintext.byteLength > MAX_PUSH_PLAINTEXT_BYTES) {
@@ -199,7 +205,7 @@ export function createSendPath(options: SendPathOptions): SendPath {
 
   function encrypted(message: PushMessage, body: Buffer): void {
     if (signal.aborted) {
-      settle(message, { ok: false, reason: 'failed', attempts: 0 }, 'closed');
+      unsent(message);
       return;
     }
     message.body = body;
