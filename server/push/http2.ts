@@ -53,21 +53,26 @@ interface Session {
   idleTimer: NodeJS.Timeout | undefined;
 }
 
-/** One request's state: plain data, so that a request makes no closures. */
-interface Flight {
-  readonly request: PushRequest;
-  readonly listener: PushAnswerListener<PushRequest>;
-  session: Session;
+/**
+ * One request's state: plain data, so that a request makes no closures; a class, so that V8
+ * never pretenures it (see `Stream` in `h2/connection.ts`).
+ */
+class Flight {
   /** The stream, once opened. */
-  streamId: number | undefined;
-  settled: boolean;
-  /** When it fails as timed out (epoch ms). */
-  readonly deadline: number;
+  streamId: number | undefined = undefined;
+  settled = false;
   /** The answer's status once its head arrived, else 0. */
-  status: number;
-  retryAfter: string | undefined;
+  status = 0;
+  retryAfter: string | undefined = undefined;
   /** Response body bytes read (and discarded). */
-  received: number;
+  received = 0;
+  constructor(
+    readonly request: PushRequest,
+    readonly listener: PushAnswerListener<PushRequest>,
+    public session: Session,
+    /** When it fails as timed out (epoch ms). */
+    readonly deadline: number,
+  ) {}
 }
 
 const closedError = () => new PushRequestError('PUSH_CLOSED', 'push HTTP client is closed');
@@ -319,17 +324,12 @@ export function createHttp2Transport({
   }
 
   function post<R extends PushRequest>(request: R, listener: PushAnswerListener<R>): void {
-    const flight: Flight = {
+    const flight = new Flight(
       request,
-      listener: listener as PushAnswerListener<PushRequest>,
-      session: reserve(),
-      streamId: undefined,
-      settled: false,
-      deadline: Date.now() + timeoutMs,
-      status: 0,
-      retryAfter: undefined,
-      received: 0,
-    };
+      listener as PushAnswerListener<PushRequest>,
+      reserve(),
+      Date.now() + timeoutMs,
+    );
     flights.add(flight);
     armDeadline();
     start(flight);

@@ -24,35 +24,43 @@ import {
 } from './send-telemetry.js';
 import type { SendOptions, SendResult } from './sender.js';
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * One push on its way. The same object is the encryption queue's job, the HTTP client's
  * request and what their listeners hear: a fan-out keeps thousands of pushes in flight, and a
- * promise and a closure per step of each was most of what it allocated and kept alive.
+ * promise and a closure per step of each was most of what it allocated and kept alive. A class,
+ * so that V8 never pretenures it (see `Stream` in `h2/connection.ts`).
  */
-interface PushMessage {
-  readonly endpoint: PushEndpoint;
-  readonly keys: ParsedSubscriptionKeys;
-  readonly plaintext: Uint8Array;
-  readonly urgency: string | undefined;
-  readonly topic: string | undefined;
-  /** The `TTL` asked for; each attempt sends what is left of it. */
-  readonly lifetime: number;
-  readonly span: TelemetrySpan;
-  readonly resolve: (result: SendResult) => void;
-  readonly reject: (error: unknown) => void;
+class PushMessage {
   /** Counted in the pending gate (from encryption on). */
-  counted: boolean;
+  counted = false;
   /** The `aes128gcm` body once encrypted: every attempt sends the same bytes. */
-  body: Uint8Array;
+  body: Uint8Array = EMPTY;
   /** This attempt's `Authorization`. */
-  authorization: string;
+  authorization = '';
   /** This attempt's `TTL`. */
   ttlSeconds: number;
   /** When the first attempt started (epoch ms). */
-  startedAt: number;
-  attempt: number;
+  startedAt = 0;
+  attempt = 1;
   /** The last attempt's status, if it got one. */
-  lastStatus: number | undefined;
+  lastStatus: number | undefined = undefined;
+  constructor(
+    readonly endpoint: PushEndpoint,
+    readonly keys: ParsedSubscriptionKeys,
+    /** Until encrypted; then let go (every attempt sends `body`). */
+    public plaintext: Uint8Array,
+    readonly urgency: string | undefined,
+    readonly topic: string | undefined,
+    /** The `TTL` asked for; each attempt sends what is left of it. */
+    readonly lifetime: number,
+    readonly span: TelemetrySpan,
+    readonly resolve: (result: SendResult) => void,
+    readonly reject: (error: unknown) => void,
+  ) {
+    this.ttlSeconds = lifetime;
+  }
 }
 
 /** What {@link createSendPath} needs from the sender. */
@@ -99,7 +107,6 @@ export interface SendPath {
   close(): void;
 }
 
-const EMPTY = new Uint8Array(0);
 /** Pool jobs per message to a worker. */
 const BATCH_SIZE = 32;
 
@@ -209,6 +216,9 @@ export function createSendPath(options: SendPathOptions): SendPath {
       return;
     }
     message.body = body;
+    // Nothing reads it again: a fan-out's plaintexts (and the buffer slabs they share) need not
+    // outlive their encryption while their requests wait for answers.
+    message.plaintext = EMPTY;
     message.startedAt = now();
     attempt(message);
   }
@@ -309,24 +319,19 @@ export function createSendPath(options: SendPathOptions): SendPath {
   return {
     send(endpoint, keys, plaintext, { ttlSeconds, urgency, topic }, span) {
       return new Promise<SendResult>((resolve, reject) =>
-        begin({
-          endpoint,
-          keys,
-          plaintext,
-          urgency,
-          topic,
-          lifetime: ttlSeconds,
-          span,
-          resolve,
-          reject,
-          counted: false,
-          body: EMPTY,
-          authorization: '',
-          ttlSeconds,
-          startedAt: 0,
-          attempt: 1,
-          lastStatus: undefined,
-        }),
+        begin(
+          new PushMessage(
+            endpoint,
+            keys,
+            plaintext,
+            urgency,
+            topic,
+            ttlSeconds,
+            span,
+            resolve,
+            reject,
+          ),
+        ),
       );
     },
     close: () => client.close(),
