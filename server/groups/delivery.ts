@@ -6,7 +6,13 @@ import type { PushSender, PushTarget, SendResult } from '../push/index.js';
 import type { GroupMessage, MemberRoute, Store } from '../store/types.js';
 import { appendSignal, groupChannel, groupSignal } from '../stream/signals.js';
 import type { Telemetry } from '../telemetry.js';
-import { BATCH_OPEN, createEnvelopeWriter, envelopeHead } from './envelope-bytes.js';
+import {
+  BATCH_OPEN,
+  createEnvelopeWriter,
+  type EnvelopeParts,
+  envelopeHead,
+} from './envelope-bytes.js';
+import { createPlans, type Plan } from './plan.js';
 
 /** Options of {@link createDelivery}. */
 export interface DeliveryOptions {
@@ -27,7 +33,8 @@ export interface DeliveryOptions {
    */
   maxCachedSubscriptions?: number;
   /**
-   * Members whose envelope's fixed parts (ids, tab) are kept as bytes, about 200 bytes each.
+   * Members whose envelope's fixed parts (ids, tab) are kept as bytes, about 200 bytes each;
+   * also the members over all groups whose grouping by browser is kept between messages.
    * @defaultValue `50_000`
    */
   maxCachedMembers?: number;
@@ -85,9 +92,8 @@ interface Fanout {
   readonly payload: Uint8Array | undefined;
   /** When the event behind it was published (epoch ms). */
   readonly publishedAt: number;
-  /** The browsers to push to, and their members, in the order they are pushed. */
-  readonly browsers: readonly string[];
-  readonly batches: readonly (readonly MemberRoute[])[];
+  /** Who gets it: the browsers to push to, and their members, in the order they are pushed. */
+  readonly plan: PlanParts;
   /** The next browser to push to. */
   next: number;
   /** Pushes started and not settled. */
@@ -100,6 +106,11 @@ interface Fanout {
   pushes: number;
   /** Called once `pending` reaches 0. */
   readonly done: () => void;
+}
+
+/** A plan, and its browsers' envelope parts as they are first written (kept with the plan). */
+interface PlanParts extends Plan {
+  parts?: (EnvelopeParts | undefined)[];
 }
 
 const batchText = (envelopes: string[]): string =>
@@ -154,6 +165,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   /** Endpoint and keys per push subscription id: fixed for the id's life, so cached. */
   const targets = new Map<string, PushTarget>();
   const envelopes = createEnvelopeWriter(maxCachedMembers);
+  const plans = createPlans({ maxMembers: maxCachedMembers });
   /**
    * First-part topics by subscription, then group: the same hash on every event, so cached.
    * Keyed by the ids themselves, so no key text is built per push (and ids the memory store
@@ -235,11 +247,12 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     if (fanout.starting) return;
     if (fanout.next > 0 && fanout.active > maxPushesInFlight / 2) return;
     fanout.starting = true;
-    while (fanout.active < maxPushesInFlight && fanout.next < fanout.browsers.length) {
+    const { browsers } = fanout.plan;
+    while (fanout.active < maxPushesInFlight && fanout.next < browsers.length) {
       const at = fanout.next;
       fanout.next += 1;
       fanout.active += 1;
-      pushTo(fanout, fanout.browsers[at] as string, fanout.batches[at] as readonly MemberRoute[]);
+      pushTo(fanout, at);
     }
     fanout.starting = false;
   };
@@ -347,12 +360,24 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     }
   };
 
-  const pushWith = (
-    fanout: Fanout,
-    subscriptionId: string,
-    members: readonly MemberRoute[],
-    target: PushTarget,
-  ): void => {
+  /**
+   * The parts of browser `at`'s envelopes, kept with a kept plan for the next message; none
+   * for a plan made for this message alone (the writer looks them up).
+   */
+  const partsAt = (plan: PlanParts, at: number): EnvelopeParts | undefined => {
+    if (!plan.kept) return undefined;
+    plan.parts ??= [];
+    let parts = plan.parts[at];
+    if (parts === undefined) {
+      parts = envelopes.parts(plan.batches[at] as readonly MemberRoute[]);
+      plan.parts[at] = parts;
+    }
+    return parts;
+  };
+
+  const pushWith = (fanout: Fanout, at: number, target: PushTarget): void => {
+    const subscriptionId = fanout.plan.browsers[at] as string;
+    const members = fanout.plan.batches[at] as readonly MemberRoute[];
     let sending: Promise<SendResult>;
     let ttl: number;
     try {
@@ -361,7 +386,13 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       const lifetime = Math.floor((expiresAt - Date.now()) / 1000);
       ttl = Math.max(0, Math.min(ttlSeconds, lifetime));
       // Built once: its length decides, and the same bytes are sent.
-      const full = envelopes.batch(members, fanout.seq, fanout.type, fanout.payload);
+      const full = envelopes.batch(
+        members,
+        fanout.seq,
+        fanout.type,
+        fanout.payload,
+        partsAt(fanout.plan, at),
+      );
       if (full.byteLength > maxPayloadBytes) {
         track(fanout, pushReferences(fanout, subscriptionId, members, target, ttl, 'too-large'));
         return;
@@ -383,22 +414,19 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     );
   };
 
-  /** Pushes the batch of one browser; settles it in `fanout` when its outcome is known. */
-  const pushTo = (
-    fanout: Fanout,
-    subscriptionId: string,
-    members: readonly MemberRoute[],
-  ): void => {
+  /** Pushes the batch of browser `at`; settles it in `fanout` when its outcome is known. */
+  const pushTo = (fanout: Fanout, at: number): void => {
+    const subscriptionId = fanout.plan.browsers[at] as string;
     const target = targets.get(subscriptionId);
     if (target !== undefined) {
       // The usual case: no await before the send, and nothing made per push but its bytes.
-      pushWith(fanout, subscriptionId, members, target);
+      pushWith(fanout, at, target);
       return;
     }
     loadTarget(subscriptionId).then(
       (loaded) => {
         if (loaded) {
-          pushWith(fanout, subscriptionId, members, loaded);
+          pushWith(fanout, at, loaded);
           return;
         }
         // Gone since the member was read: its tabs' streams (if open) read it from the log.
@@ -415,30 +443,9 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   return {
     async deliver(groupId, seq, message, publishedAt) {
       const members = await store.listMembers(groupId);
-      const bySubscription = new Map<string, MemberRoute[]>();
-      let streamed = false;
-      for (const member of members) {
-        // Joined at or after this message: it is not theirs.
-        if (member.base >= seq) continue;
-        if (member.subscriptionId === null) {
-          streamed = true;
-          continue;
-        }
-        if (member.held && !member.background) continue;
-        let batch = bySubscription.get(member.subscriptionId);
-        if (!batch) {
-          batch = [];
-          bySubscription.set(member.subscriptionId, batch);
-        }
-        batch.push(member);
-      }
-      if (!streamed && bySubscription.size === 0) return { members: members.length, pushes: 0 };
-      const browsers: string[] = [];
-      const batches: MemberRoute[][] = [];
-      bySubscription.forEach((batch, subscriptionId) => {
-        browsers.push(subscriptionId);
-        batches.push(batch);
-      });
+      const plan: PlanParts = plans.planFor(groupId, members, seq);
+      const { browsers, streamed } = plan;
+      if (!streamed && browsers.length === 0) return { members: members.length, pushes: 0 };
       const pushes = await new Promise<number>((resolve) => {
         const fanout: Fanout = {
           groupId,
@@ -449,8 +456,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
               ? undefined
               : encoder.encode(JSON.stringify(message.payload)),
           publishedAt,
-          browsers,
-          batches,
+          plan,
           next: 0,
           active: 0,
           starting: false,

@@ -32,6 +32,24 @@ describe('createEnvelopeWriter', () => {
     });
   });
 
+  it('writes the same bytes from kept parts as from its own lookups, also after forgetting', () => {
+    // A bound of 2 forgets members while the batch of three is written.
+    const writer = createEnvelopeWriter(2);
+    const members = [member('r1', 'tab-a', 0), member('r2', 'tab-b', 3), member('r3', 'tab-c', 9)];
+    const parts = writer.parts(members);
+    const payload = utf8({ data: { n: 2 } });
+    for (const seq of [10, 11, 1_000]) {
+      const kept = writer.batch(members, seq, 'next', payload, parts);
+      expect(kept.equals(writer.batch(members, seq, 'next', payload))).toBe(true);
+      const envelopes = parsePushPayload(JSON.parse(kept.toString('utf8')));
+      expect(envelopes?.map((e) => [e.reg, e.seq])).toEqual([
+        ['r1', seq],
+        ['r2', seq - 3],
+        ['r3', seq - 9],
+      ]);
+    }
+  });
+
   it('writes a batch the protocol parses, seqs of every width, payload or none', () => {
     const writer = createEnvelopeWriter(10);
     const members = [0, 8, 9, 90, 99_900].map((base, i) => member(`r${i}`, `tab-${i}`, base));

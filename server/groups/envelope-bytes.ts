@@ -33,14 +33,24 @@ interface MemberParts {
   readonly middle: Buffer;
 }
 
+/** The fixed parts of a batch's members, in order: see {@link EnvelopeWriter.parts}. */
+export type EnvelopeParts = readonly MemberParts[];
+
 /** Writes push bytes for group messages. */
 export interface EnvelopeWriter {
+  /**
+   * The fixed parts of `members`' envelopes, to keep with a batch that is pushed again.
+   * @param members - the members of one push
+   * @returns their parts, in order
+   */
+  parts(members: readonly MemberRoute[]): EnvelopeParts;
   /**
    * The members' envelopes of one message: the envelope itself for one member, else a batch.
    * @param members - who gets it, at least one
    * @param seq - the group seq of the message
    * @param type - `next`, `error` or `complete`
    * @param payload - the payload's JSON as UTF-8, made once per message
+   * @param parts - `parts(members)` if kept, else they are looked up
    * @returns the bytes of one push
    */
   batch(
@@ -48,6 +58,7 @@ export interface EnvelopeWriter {
     seq: number,
     type: string,
     payload: Uint8Array | undefined,
+    parts?: EnvelopeParts,
   ): Buffer;
 }
 
@@ -112,8 +123,10 @@ export function createEnvelopeWriter(maxMembers: number): EnvelopeWriter {
   }
 
   return {
-    batch(members, seq, type, payload) {
+    parts: (members) => members.map(partsOf),
+    batch(members, seq, type, payload, kept) {
       const count = members.length;
+      const parts: readonly MemberParts[] = kept ?? scratch;
       const tail = tailOf(type, payload !== undefined);
       const single = count === 1;
       // Per envelope: its tail, its payload, `}`; and a `,` between envelopes of a batch.
@@ -121,9 +134,9 @@ export function createEnvelopeWriter(maxMembers: number): EnvelopeWriter {
       let size = single ? 0 : BATCH_OPEN_BYTES.length + count - 1 + 2;
       for (let i = 0; i < count; i += 1) {
         const member = members[i] as MemberRoute;
-        const parts = partsOf(member);
-        scratch[i] = parts;
-        size += parts.open.length + parts.middle.length + 2 * digits(seq - member.base) + each;
+        const own = kept === undefined ? partsOf(member) : (kept[i] as MemberParts);
+        if (kept === undefined) scratch[i] = own;
+        size += own.open.length + own.middle.length + 2 * digits(seq - member.base) + each;
       }
       const out = Buffer.allocUnsafe(size);
       let at = 0;
@@ -132,13 +145,13 @@ export function createEnvelopeWriter(maxMembers: number): EnvelopeWriter {
         at = BATCH_OPEN_BYTES.length;
       }
       for (let i = 0; i < count; i += 1) {
-        const parts = scratch[i] as MemberParts;
+        const member = parts[i] as MemberParts;
         const own = seq - (members[i] as MemberRoute).base;
         if (i > 0) out[at++] = 0x2c; // ,
-        out.set(parts.open, at);
-        at = writeInteger(out, at + parts.open.length, own);
-        out.set(parts.middle, at);
-        at = writeInteger(out, at + parts.middle.length, own);
+        out.set(member.open, at);
+        at = writeInteger(out, at + member.open.length, own);
+        out.set(member.middle, at);
+        at = writeInteger(out, at + member.middle.length, own);
         out.set(tail, at);
         at += tail.length;
         if (payload !== undefined) {
