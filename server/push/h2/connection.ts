@@ -210,7 +210,13 @@ export function createHttp2Connection(
     flushScheduled = false;
     if (closed) return;
     const out = writer.take();
-    if (out !== undefined) socket.write(out);
+    if (out.length === 1) {
+      socket.write(out[0] as Buffer);
+    } else if (out.length > 1) {
+      socket.cork();
+      for (const chunk of out) socket.write(chunk);
+      socket.uncork();
+    }
   }
 
   function scheduleFlush(): void {
@@ -312,9 +318,8 @@ export function createHttp2Connection(
   /** Sends what is written, then ends the socket; a server that never closes its side is cut. */
   function endSocket(): void {
     flushScheduled = false;
-    const out = writer.take();
-    if (out === undefined) socket.end();
-    else socket.end(out);
+    for (const chunk of writer.take()) socket.write(chunk);
+    socket.end();
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 
