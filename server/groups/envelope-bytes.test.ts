@@ -32,6 +32,20 @@ describe('createEnvelopeWriter', () => {
     });
   });
 
+  it('writes each message’s own payload, message after message of the same type', () => {
+    const writer = createEnvelopeWriter(10);
+    const members = [member('r1', 'tab-a', 0), member('r2', 'tab-b', 0)];
+    for (let seq = 1; seq <= 3; seq += 1) {
+      const payload = { data: { stock: seq * 11 } };
+      const bytes = writer.batch(members, seq, 'next', utf8(payload));
+      const envelopes = parsePushPayload(JSON.parse(bytes.toString('utf8')));
+      expect(envelopes?.map((e) => [e.seq, e.payload])).toEqual([
+        [seq, payload],
+        [seq, payload],
+      ]);
+    }
+  });
+
   it('writes the same bytes from kept parts as from its own lookups, also after forgetting', () => {
     // A bound of 2 forgets members while the batch of three is written.
     const writer = createEnvelopeWriter(2);

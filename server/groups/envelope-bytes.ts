@@ -49,7 +49,8 @@ export interface EnvelopeWriter {
    * @param members - who gets it, at least one
    * @param seq - the group seq of the message
    * @param type - `next`, `error` or `complete`
-   * @param payload - the payload's JSON as UTF-8, made once per message
+   * @param payload - the payload's JSON as UTF-8, made once per message and not changed after
+   * (the end of its envelopes is joined once and kept for the message's other pushes)
    * @param parts - `parts(members)` if kept, else they are looked up
    * @returns the bytes of one push
    */
@@ -122,15 +123,34 @@ export function createEnvelopeWriter(maxMembers: number): EnvelopeWriter {
     return tail;
   }
 
+  /** The end of every envelope of the last message: its tail, its payload and `}`. */
+  let last: { type: string; payload: Uint8Array | undefined; ending: Buffer } | undefined;
+
+  /**
+   * The end of every envelope of a message, joined once per message (its pushes all pass the
+   * same payload): an envelope is then three copies and its seq twice.
+   */
+  function endingOf(type: string, payload: Uint8Array | undefined): Buffer {
+    if (last !== undefined && last.type === type && last.payload === payload) return last.ending;
+    const tail = tailOf(type, payload !== undefined);
+    const length = payload === undefined ? 0 : payload.byteLength;
+    const ending = Buffer.allocUnsafeSlow(tail.length + length + 1);
+    ending.set(tail, 0);
+    if (payload !== undefined) ending.set(payload, tail.length);
+    ending[tail.length + length] = 0x7d; // }
+    last = { type, payload, ending };
+    return ending;
+  }
+
   return {
     parts: (members) => members.map(partsOf),
     batch(members, seq, type, payload, kept) {
       const count = members.length;
       const parts: readonly MemberParts[] = kept ?? scratch;
-      const tail = tailOf(type, payload !== undefined);
+      const ending = endingOf(type, payload);
       const single = count === 1;
-      // Per envelope: its tail, its payload, `}`; and a `,` between envelopes of a batch.
-      const each = tail.length + (payload === undefined ? 0 : payload.byteLength) + 1;
+      // Per envelope: its ending; and a `,` between envelopes of a batch.
+      const each = ending.length;
       let size = single ? 0 : BATCH_OPEN_BYTES.length + count - 1 + 2;
       for (let i = 0; i < count; i += 1) {
         const member = members[i] as MemberRoute;
@@ -152,13 +172,8 @@ export function createEnvelopeWriter(maxMembers: number): EnvelopeWriter {
         at = writeInteger(out, at + member.open.length, own);
         out.set(member.middle, at);
         at = writeInteger(out, at + member.middle.length, own);
-        out.set(tail, at);
-        at += tail.length;
-        if (payload !== undefined) {
-          out.set(payload, at);
-          at += payload.byteLength;
-        }
-        out[at++] = 0x7d; // }
+        out.set(ending, at);
+        at += ending.length;
       }
       if (!single) {
         out[at++] = 0x5d; // ]
