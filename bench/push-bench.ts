@@ -29,6 +29,8 @@ export interface PushBench {
   bare(inFlight: number): Promise<BaselineCost>;
   /** The last captured event's pushes again, with `web-push` by hand. */
   webPush(inFlight: number): Promise<BaselineCost>;
+  /** Full collections in the server's process; resolves with its heap used after them. */
+  collect(): Promise<number>;
   /**
    * Profiles `work` into `dir` (see `profiler.ts`), in the server's process or the baselines';
    * returns the path.
@@ -122,6 +124,7 @@ export async function startPushBench(options: PushBenchOptions = {}): Promise<Pu
     floor: () => baselines.ask<BaselineCost>('floor'),
     bare: (inFlight) => baselines.ask<BaselineCost>('bare', { inFlight }),
     webPush: (inFlight) => baselines.ask<BaselineCost>('web-push', { inFlight }),
+    collect: () => server.ask<number>('heap'),
     async profile(dir, name, work, kind = 'cpu', of = 'server') {
       const child = children[of];
       await child.ask('profile-start', { kind });

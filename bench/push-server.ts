@@ -98,9 +98,10 @@ const vapid = {
 const concurrency = env.BENCH_CONCURRENCY ? Number(env.BENCH_CONCURRENCY) : undefined;
 const workers = env.BENCH_ENCRYPTION_WORKERS ? Number(env.BENCH_ENCRYPTION_WORKERS) : undefined;
 const ca = env.BENCH_CA || undefined;
-const recording = createRecordingSender(
+const recording = createRecordingSender((telemetry) =>
   createPushSender({
     vapid,
+    telemetry,
     ...(concurrency === undefined ? {} : { concurrencyPerOrigin: concurrency }),
     ...(workers === undefined ? {} : { encryptionWorkers: workers }),
     ...(ca === undefined ? {} : { ca }),

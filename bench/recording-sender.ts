@@ -1,9 +1,13 @@
 /**
  * A `PushSender` that wraps the real one and tells the bench when an event's pushes are all
  * answered, without polling: the CPU time of a fan-out is read in the callback of its last
- * answer, so nothing the bench does while waiting is counted.
+ * answer, so nothing the bench does while waiting is counted. Answers are counted where the
+ * real sender reports them to its telemetry (the shared one, which it uses anyway), not with a
+ * callback per push on the promise `send` returns: that cost the server's process a promise
+ * reaction and a microtask per push that a server without the bench does not pay.
  */
 import type { PushSender, PushTarget, SendOptions } from '../server/push/index.js';
+import { sharedTelemetry, type Telemetry } from '../server/telemetry.js';
 import { cpuSince, type ThreadSplit, threadCpuNs, threadSplitSince } from './child.js';
 
 /** One push as the server handed it to the sender, kept to send the same pushes by hand. */
@@ -58,11 +62,13 @@ export interface RecordingSender {
 }
 
 /**
- * Wraps `inner`.
- * @param inner - the sender the plugin would use
+ * Wraps the sender `make` creates with the telemetry it is given.
+ * @param make - creates the sender the plugin would use, with this telemetry
  * @returns the wrapper (give `sender` to `useWebPush`) and its handle
  */
-export function createRecordingSender(inner: Required<PushSender>): RecordingSender {
+export function createRecordingSender(
+  make: (telemetry: Telemetry) => Required<PushSender>,
+): RecordingSender {
   let round: Round | undefined;
   let lastCaptured: CapturedPush[] = [];
 
@@ -87,6 +93,19 @@ export function createRecordingSender(inner: Required<PushSender>): RecordingSen
     });
   };
 
+  const shared = sharedTelemetry();
+  const inner = make({
+    ...shared,
+    pushSent(attributes) {
+      shared.pushSent(attributes);
+      if (round) settle(round, true);
+    },
+    pushFailed(attributes) {
+      shared.pushFailed(attributes);
+      if (round) settle(round, false);
+    },
+  });
+
   const sender: Required<PushSender> = {
     send(target, plaintext, options) {
       const current = round;
@@ -97,14 +116,7 @@ export function createRecordingSender(inner: Required<PushSender>): RecordingSen
           current.captured.push({ target, plaintext: Buffer.from(plaintext), options });
         }
       }
-      const sent = inner.send(target, plaintext, options);
-      if (current) {
-        sent.then(
-          (result) => settle(current, result.ok),
-          () => settle(current, false),
-        );
-      }
-      return sent;
+      return inner.send(target, plaintext, options);
     },
     ready: () => inner.ready(),
     get pending() {
