@@ -31,6 +31,11 @@ interface StoredGroup {
   record: GroupRecord;
   /** Members and the group seq each acknowledged (its base until it acknowledges). */
   members: Map<string, number>;
+  /**
+   * The same members' records (changed in place, never replaced), in the same order: a
+   * popular group is read on every message, and a lookup by id per member was most of it.
+   */
+  records: Map<string, StoredRegistration>;
   log: LogEntry[];
   /** Id and seq of the last append, to answer a repeated one. */
   lastAppend?: { id: string; seq: number };
@@ -180,6 +185,7 @@ export function createMemoryStore(): Store {
     const group = groups.get(stored.groupId);
     if (group) {
       group.members.delete(id);
+      group.records.delete(id);
       // Nobody runs a done group: its log goes with its last member. A running one is
       // deleted by its owner, which stops its execution first.
       if (group.members.size === 0 && group.record.done) removeGroup(stored.groupId);
@@ -324,8 +330,10 @@ export function createMemoryStore(): Store {
       if (!group || group.record.done) return { ok: false, reason: 'group-gone' };
       const base = group.record.seq;
       const { seq: _seq, done: _done, ...kept } = structuredClone(record);
-      registrations.set(record.id, { ...kept, base });
+      const stored: StoredRegistration = { ...kept, base };
+      registrations.set(record.id, stored);
       group.members.set(record.id, base);
+      group.records.set(record.id, stored);
       addToIndex(registrationsByTab, record.tabId, record.id);
       if (record.clientKey !== null) clientSets(record.clientKey).registrations.add(record.id);
       if (subscriptionId !== null) {
@@ -436,7 +444,12 @@ export function createMemoryStore(): Store {
     },
 
     async createGroup(group) {
-      groups.set(group.id, { record: structuredClone(group), members: new Map(), log: [] });
+      groups.set(group.id, {
+        record: structuredClone(group),
+        members: new Map(),
+        records: new Map(),
+        log: [],
+      });
       instances.get(group.owner)?.groups.add(group.id);
     },
 
@@ -451,13 +464,11 @@ export function createMemoryStore(): Store {
       // Sized once, and `forEach` rather than `for…of`: a popular group is read on every
       // message, and growing the array and the iterator's result objects were most of what
       // this allocated per member.
-      const routes = new Array<MemberRoute>(group.members.size);
+      const routes = new Array<MemberRoute>(group.records.size);
       let count = 0;
-      group.members.forEach((_, id) => {
-        const record = registrations.get(id);
-        if (record) routes[count++] = routeOf(record);
+      group.records.forEach((record) => {
+        routes[count++] = routeOf(record);
       });
-      routes.length = count;
       return routes;
     },
 
