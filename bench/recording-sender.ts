@@ -7,6 +7,11 @@
  * reaction and a microtask per push that a server without the bench does not pay.
  */
 import type { PushSender, PushTarget, SendOptions } from '../server/push/index.js';
+import {
+  type ListeningSender,
+  listeningSend,
+  SEND_WITH_LISTENER,
+} from '../server/push/send-listener.js';
 import { sharedTelemetry, type Telemetry } from '../server/telemetry.js';
 import { cpuSince, type ThreadSplit, threadCpuNs, threadSplitSince } from './child.js';
 
@@ -51,7 +56,7 @@ interface Round {
 
 /** The wrapped sender and the bench's handle on it. */
 export interface RecordingSender {
-  sender: Required<PushSender>;
+  sender: Required<PushSender> & ListeningSender;
   /**
    * Starts counting, then calls `publish`; resolves once at least `expect` pushes were sent and
    * every push sent since was answered.
@@ -106,17 +111,29 @@ export function createRecordingSender(
     },
   });
 
-  const sender: Required<PushSender> = {
+  const sendWith = listeningSend(inner);
+  if (sendWith === undefined) throw new Error('bench: the sender has no listener form');
+
+  /** Counts a push the server hands over (and keeps it, when capturing). */
+  const started = (target: PushTarget, plaintext: Uint8Array, options: SendOptions): void => {
+    const current = round;
+    if (!current) return;
+    current.started += 1;
+    current.bytes += plaintext.byteLength;
+    if (current.capture) {
+      current.captured.push({ target, plaintext: Buffer.from(plaintext), options });
+    }
+  };
+
+  // Both forms, as the real sender has them: the server's delivery uses the listener form.
+  const sender: Required<PushSender> & ListeningSender = {
     send(target, plaintext, options) {
-      const current = round;
-      if (current) {
-        current.started += 1;
-        current.bytes += plaintext.byteLength;
-        if (current.capture) {
-          current.captured.push({ target, plaintext: Buffer.from(plaintext), options });
-        }
-      }
+      started(target, plaintext, options);
       return inner.send(target, plaintext, options);
+    },
+    [SEND_WITH_LISTENER](target, plaintext, options, listener, tag) {
+      started(target, plaintext, options);
+      sendWith(target, plaintext, options, listener, tag);
     },
     ready: () => inner.ready(),
     get pending() {

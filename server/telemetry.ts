@@ -32,6 +32,15 @@ export interface TelemetrySpan {
   run?<A>(fn: (arg: A) => void, arg: A): void;
 }
 
+/** A span from {@link Telemetry.startSpan}: the caller ends it. */
+export interface StartedSpan extends TelemetrySpan {
+  /**
+   * Ends the span; with an error, marks it failed and records the exception first.
+   * @param error - what the work failed with, if it did
+   */
+  end(error?: unknown): void;
+}
+
 /** Records what the server does; see README's "Metrics and traces" for each metric. */
 export interface Telemetry {
   /**
@@ -94,6 +103,16 @@ export interface Telemetry {
     attributes: TelemetryAttributes,
     work: (span: TelemetrySpan) => Promise<T>,
   ): Promise<T>;
+  /**
+   * Starts a span that the caller ends, for work that reports its end to a callback rather than
+   * a promise (a push of a fan-out). Its `run` calls a step of the work with the span active, as
+   * {@link Telemetry.span} does for the whole work. Optional: where it is missing, such work
+   * runs in {@link Telemetry.span}.
+   * @param name - the span's name
+   * @param attributes - its attributes at the start
+   * @returns the span
+   */
+  startSpan?(name: string, attributes: TelemetryAttributes): StartedSpan;
 }
 
 /**
@@ -119,8 +138,8 @@ export interface TelemetryOptions {
   loadApi?: () => unknown;
 }
 
-const NOOP_SPAN: TelemetrySpan = { setAttributes() {}, addEvent() {}, fail() {} };
 const noop = (): void => {};
+const NOOP_SPAN: StartedSpan = { setAttributes: noop, addEvent: noop, fail: noop, end: noop };
 
 /** What every method does without `@opentelemetry/api`. */
 const NOOP_TELEMETRY: Telemetry = {
@@ -133,6 +152,7 @@ const NOOP_TELEMETRY: Telemetry = {
   publishToPush: noop,
   observe: () => noop,
   span: (_name, _attributes, work) => work(NOOP_SPAN),
+  startSpan: () => NOOP_SPAN,
 };
 
 /**
@@ -222,7 +242,43 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       const { context, trace } = api;
       return context.with(trace.setSpan(context.active(), span), () => runInSpan(api, span, work));
     },
+    startSpan(name, attributes) {
+      // As `span`: a span nobody records keeps nothing, and its steps run as they are.
+      const span = getTracer().startSpan(name, { attributes });
+      if (!span.isRecording()) {
+        span.end();
+        return NOOP_SPAN;
+      }
+      const active = api.trace.setSpan(api.context.active(), span);
+      return {
+        ...recordingSpan(api, span),
+        run: (fn, arg) => api.context.with(active, fn, undefined, arg),
+        end(error) {
+          if (error !== undefined) failSpan(api, span, error);
+          span.end();
+        },
+      };
+    },
   };
+}
+
+/** What the work may do to a recorded span. */
+const recordingSpan = (
+  api: OpenTelemetryApi,
+  span: Span,
+): Pick<TelemetrySpan, 'setAttributes' | 'addEvent' | 'fail'> => ({
+  setAttributes: (attributes) => span.setAttributes(attributes),
+  addEvent: (name, attributes) => span.addEvent(name, attributes),
+  fail: (message) => span.setStatus({ code: api.SpanStatusCode.ERROR, message }),
+});
+
+/** Marks a span failed by `error` and records the exception. */
+function failSpan(api: OpenTelemetryApi, span: Span, error: unknown): void {
+  span.recordException(error instanceof Error ? error : String(error));
+  span.setStatus({
+    code: api.SpanStatusCode.ERROR,
+    message: error instanceof Error ? error.message : String(error),
+  });
 }
 
 async function runInSpan<T>(
@@ -233,17 +289,11 @@ async function runInSpan<T>(
   try {
     const active = api.context.active();
     return await work({
-      setAttributes: (attributes) => span.setAttributes(attributes),
-      addEvent: (name, attributes) => span.addEvent(name, attributes),
-      fail: (message) => span.setStatus({ code: api.SpanStatusCode.ERROR, message }),
+      ...recordingSpan(api, span),
       run: (fn, arg) => api.context.with(active, fn, undefined, arg),
     });
   } catch (error) {
-    span.recordException(error instanceof Error ? error : String(error));
-    span.setStatus({
-      code: api.SpanStatusCode.ERROR,
-      message: error instanceof Error ? error.message : String(error),
-    });
+    failSpan(api, span, error);
     throw error;
   } finally {
     span.end();

@@ -3,6 +3,7 @@ import type { YogaLogger } from 'graphql-yoga';
 import { PROTOCOL_VERSION } from '../../protocol/index.js';
 import { logId } from '../ids.js';
 import type { PushSender, PushTarget, SendResult } from '../push/index.js';
+import { listeningSend, type SendListener } from '../push/send-listener.js';
 import type { GroupMessage, MemberRoute, Store } from '../store/types.js';
 import { appendSignal, groupChannel, groupSignal } from '../stream/signals.js';
 import type { Telemetry } from '../telemetry.js';
@@ -108,6 +109,20 @@ interface Fanout {
   readonly done: () => void;
 }
 
+/**
+ * One browser's push of a fan-out, in flight: the tag its outcome comes back with. A class, so
+ * that V8 never pretenures it (see `Stream` in `push/h2/connection.ts`).
+ */
+class Push {
+  constructor(
+    readonly fanout: Fanout,
+    /** The browser's index in the fan-out's plan. */
+    readonly at: number,
+    readonly target: PushTarget,
+    readonly ttl: number,
+  ) {}
+}
+
 /** A plan, and its browsers' envelope parts as they are first written (kept with the plan). */
 interface PlanParts extends Plan {
   parts?: (EnvelopeParts | undefined)[];
@@ -164,6 +179,8 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   } = options;
   /** Endpoint and keys per push subscription id: fixed for the id's life, so cached. */
   const targets = new Map<string, PushTarget>();
+  /** Our own sender's listener form: no promise, reaction or closure per push. */
+  const sendWith = listeningSend(sender);
   const envelopes = createEnvelopeWriter(maxCachedMembers);
   const plans = createPlans({ maxMembers: maxCachedMembers });
   /**
@@ -375,6 +392,29 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     return parts;
   };
 
+  /** What became of browser `at`'s push (the usual one, the whole batch in one). */
+  const sentTo = (push: Push, result: SendResult): void => {
+    const { fanout, at } = push;
+    try {
+      sent(
+        fanout,
+        fanout.plan.browsers[at] as string,
+        fanout.plan.batches[at] as readonly MemberRoute[],
+        push.target,
+        push.ttl,
+        result,
+      );
+    } catch (error) {
+      failed(fanout, error);
+    }
+  };
+
+  /** Hears the pushes sent with our own sender's listener form. */
+  const pushListener: SendListener<Push> = {
+    sent: sentTo,
+    failed: (push, error) => failed(push.fanout, error),
+  };
+
   const pushWith = (fanout: Fanout, at: number, target: PushTarget): void => {
     const subscriptionId = fanout.plan.browsers[at] as string;
     const members = fanout.plan.batches[at] as readonly MemberRoute[];
@@ -397,19 +437,19 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         track(fanout, pushReferences(fanout, subscriptionId, members, target, ttl, 'too-large'));
         return;
       }
-      sending = sender.send(target, full, sendOptions(fanout, subscriptionId, ttl, 0));
+      const options = sendOptions(fanout, subscriptionId, ttl, 0);
+      if (sendWith !== undefined) {
+        sendWith(target, full, options, pushListener, new Push(fanout, at, target, ttl));
+        return;
+      }
+      sending = sender.send(target, full, options);
     } catch (error) {
       failed(fanout, error);
       return;
     }
+    const push = new Push(fanout, at, target, ttl);
     sending.then(
-      (result) => {
-        try {
-          sent(fanout, subscriptionId, members, target, ttl, result);
-        } catch (error) {
-          failed(fanout, error);
-        }
-      },
+      (result) => sentTo(push, result),
       (error: unknown) => failed(fanout, error),
     );
   };

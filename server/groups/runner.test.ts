@@ -2,7 +2,8 @@ import type { ExecutionResult } from 'graphql';
 import { createLogger } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randomId } from '../ids.js';
-import type { SendResult } from '../push/index.js';
+import type { PushTarget, SendOptions, SendResult } from '../push/index.js';
+import { SEND_WITH_LISTENER, type SendListener } from '../push/send-listener.js';
 import { createMemoryStore } from '../store/memory.js';
 import type { GroupRecord, RegistrationRecord, Store } from '../store/types.js';
 import { createBrowserKeys, createRecordingSender, type RecordingSender } from '../test-support.js';
@@ -361,6 +362,74 @@ describe('group runner: delivery', () => {
     // Not deleted: a throw is not the push service's answer, and the log keeps the events.
     expect(await store.getSubscription(first.subscriptionId as string)).not.toBeNull();
     expect((await store.getMessages(first.id, 0, 10)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('sends through the sender’s listener form when it has one: outcomes as with send', async () => {
+    const recording = createRecordingSender();
+    let failing: string | undefined;
+    let byListener = 0;
+    const sender = {
+      ...recording,
+      send(): never {
+        throw new Error('the listener form is there: send is not used');
+      },
+      [SEND_WITH_LISTENER]<T>(
+        target: PushTarget,
+        plaintext: Uint8Array,
+        options: SendOptions,
+        listener: SendListener<T>,
+        tag: T,
+      ) {
+        byListener += 1;
+        if (target.endpoint === failing) {
+          queueMicrotask(() => listener.failed(tag, new Error('no push service did this')));
+          return;
+        }
+        recording.send(target, plaintext, options).then(
+          (result) => listener.sent(tag, result),
+          (error: unknown) => listener.failed(tag, error),
+        );
+      },
+    };
+    const { group, feed, runner, member, browser, store } = await setup({ sender });
+    const [a, b] = [await member(), await member()];
+    const gone = await member({ subscriptionId: await browser() });
+    const broken = await member({ subscriptionId: await browser() });
+    const goneEndpoint = (await store.getSubscription(gone.subscriptionId as string))?.endpoint;
+    failing = (await store.getSubscription(broken.subscriptionId as string))?.endpoint;
+    recording.answer((message) =>
+      message.target.endpoint === goneEndpoint
+        ? { ok: false, reason: 'gone', status: 410, attempts: 1 }
+        : { ok: true, status: 201, attempts: 1 },
+    );
+    runner.start(group, feed.iterator);
+
+    feed.push({ data: { n: 1 } });
+    feed.push({ data: { n: 2 } });
+
+    await waitFor(() =>
+      expect(
+        recording.sent
+          .filter((m) => m.envelopes.length === 2)
+          .map((m) => m.envelopes.map((e) => [e.reg, e.seq])),
+      ).toEqual([
+        [
+          [a.id, 1],
+          [b.id, 1],
+        ],
+        [
+          [a.id, 2],
+          [b.id, 2],
+        ],
+      ]),
+    );
+    await waitFor(async () =>
+      expect((await store.getRegistration(gone.id))?.subscriptionId).toBeNull(),
+    );
+    // A failure that is not the push service's answer deletes nothing; the log keeps the events.
+    expect(await store.getSubscription(broken.subscriptionId as string)).not.toBeNull();
+    expect((await store.getMessages(broken.id, 0, 10)).map((e) => e.seq)).toEqual([1, 2]);
+    expect(byListener).toBeGreaterThanOrEqual(5);
   });
 
   it('deletes a browser the push service calls gone; its members go on over the stream', async () => {

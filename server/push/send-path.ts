@@ -5,7 +5,7 @@
  */
 import { backoffDelay } from '../../protocol/backoff.js';
 import { MAX_PUSH_PLAINTEXT_BYTES } from '../../protocol/index.js';
-import type { Telemetry, TelemetrySpan } from '../telemetry.js';
+import type { StartedSpan, Telemetry, TelemetrySpan } from '../telemetry.js';
 import type { PendingGate } from './backpressure.js';
 import type { ParsedSubscriptionKeys } from './encrypt.js';
 import type { EncryptionPool } from './encrypt-pool.js';
@@ -15,6 +15,7 @@ import { EncryptionPoolClosedError, PushRequestError } from './errors.js';
 import { createPushHttpClient, type PushHttpClientOptions } from './http.js';
 import type { VapidAuth } from './jwt.js';
 import { classifyStatus, parseRetryAfter } from './retry.js';
+import { type SendListener, tellFailed, tellSent } from './send-listener.js';
 import {
   type RetryReason,
   reportRetrying,
@@ -55,9 +56,11 @@ class PushMessage {
     readonly topic: string | undefined,
     /** The `TTL` asked for; each attempt sends what is left of it. */
     readonly lifetime: number,
-    readonly span: TelemetrySpan,
-    readonly resolve: (result: SendResult) => void,
-    readonly reject: (error: unknown) => void,
+    /** The send's span; one with `end` is ended here, when the outcome is known. */
+    readonly span: TelemetrySpan | StartedSpan,
+    /** Hears the outcome, with `tag`. */
+    readonly listener: SendListener<unknown>,
+    readonly tag: unknown,
   ) {
     this.ttlSeconds = lifetime;
   }
@@ -88,21 +91,25 @@ export interface SendPathOptions {
 /** The sender's path for messages. */
 export interface SendPath {
   /**
-   * Sends one message.
+   * Sends one message; its outcome goes to `listener` with `tag`: `sent` with the result, or
+   * `failed` for what no push service did (an encryption error).
    * @param endpoint - where
    * @param keys - the subscription's parsed keys
    * @param plaintext - what
    * @param options - TTL, urgency, topic (checked by the caller)
-   * @param span - the send's span
-   * @returns the outcome; rejects only for what no push service did (an encryption error)
+   * @param span - the send's span (ended here if it has `end`)
+   * @param listener - hears the outcome
+   * @param tag - the caller's, handed back with the outcome
    */
-  send(
+  send<T>(
     endpoint: PushEndpoint,
     keys: ParsedSubscriptionKeys,
     plaintext: Uint8Array,
     options: SendOptions,
-    span: TelemetrySpan,
-  ): Promise<SendResult>;
+    span: TelemetrySpan | StartedSpan,
+    listener: SendListener<T>,
+    tag: T,
+  ): void;
   /** Fails queued and in-flight requests, which then settle as `failed` (`closed`). */
   close(): void;
 }
@@ -166,15 +173,28 @@ export function createSendPath(options: SendPathOptions): SendPath {
     try {
       reportSettled(telemetry, message.endpoint.origin, message.span, result, failure);
     } catch (error) {
-      message.reject(error);
+      fail(message, error);
       return;
     }
-    message.resolve(result);
+    endSpan(message);
+    tellSent(message.listener, message.tag, result);
   }
 
   function fail(message: PushMessage, error: unknown): void {
     uncount(message);
-    message.reject(error);
+    endSpan(message, error);
+    tellFailed(message.listener, message.tag, error);
+  }
+
+  /** Ends a span the send path owns (one from `startSpan`); a throwing SDK is not ours to stop. */
+  function endSpan(message: PushMessage, error?: unknown): void {
+    const { span } = message;
+    if (!('end' in span)) return;
+    try {
+      span.end(error);
+    } catch {
+      // The outcome still goes to the listener.
+    }
   }
 
   /** The sender closed before the message went out. */
@@ -317,20 +337,18 @@ export function createSendPath(options: SendPathOptions): SendPath {
   }
 
   return {
-    send(endpoint, keys, plaintext, { ttlSeconds, urgency, topic }, span) {
-      return new Promise<SendResult>((resolve, reject) =>
-        begin(
-          new PushMessage(
-            endpoint,
-            keys,
-            plaintext,
-            urgency,
-            topic,
-            ttlSeconds,
-            span,
-            resolve,
-            reject,
-          ),
+    send(endpoint, keys, plaintext, { ttlSeconds, urgency, topic }, span, listener, tag) {
+      begin(
+        new PushMessage(
+          endpoint,
+          keys,
+          plaintext,
+          urgency,
+          topic,
+          ttlSeconds,
+          span,
+          listener as SendListener<unknown>,
+          tag,
         ),
       );
     },

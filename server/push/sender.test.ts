@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_PUSH_PLAINTEXT_BYTES } from '../../protocol/index.js';
 import { generateVapidKeys, VapidKeyError } from '../vapid.js';
 import { InvalidPushArgumentError, InvalidSubscriptionKeysError } from './errors.js';
+import { listeningSend } from './send-listener.js';
 import { createPushSender, type PushSender, type PushSenderOptions } from './sender.js';
 import { closePushServers, scripted, startPushServer } from './server-test-support.js';
 import { createUserAgentKeys, decryptPushMessage } from './test-support.js';
@@ -408,5 +409,77 @@ describe('createPushSender: arguments and lifecycle', () => {
 
     expect(await pending).toEqual({ ok: false, reason: 'failed', status: 503, attempts: 1 });
     expect(push.requests.length).toBe(1);
+  });
+});
+
+describe('createPushSender: the listener form a fan-out uses', () => {
+  /** Sends with the listener form; resolves with what the listener heard, and its tag. */
+  function sendWithListener(
+    s: PushSender,
+    to: { endpoint: string; keys: typeof ua.keys },
+    options: { ttlSeconds: number; topic?: string },
+  ): Promise<{ tag: object; heard: 'sent' | 'failed'; value: unknown }> {
+    const sendWith = listeningSend(s);
+    if (sendWith === undefined) throw new Error('no listener form');
+    const tag = { browser: 7 };
+    return new Promise((resolve) =>
+      sendWith(
+        to,
+        message,
+        options,
+        {
+          sent: (got, result) => resolve({ tag: got, heard: 'sent', value: result }),
+          failed: (got, error) => resolve({ tag: got, heard: 'failed', value: error }),
+        },
+        tag,
+      ),
+    );
+  }
+
+  it('hands every outcome to the listener with the caller’s tag: delivered, gone, retried, refused', async () => {
+    const push = await startPushServer(scripted([201, 410, 503, 201]));
+    const { sender: s, waits } = sender();
+
+    const delivered = await sendWithListener(s, target(push.origin), { ttlSeconds: 60 });
+    expect(delivered).toEqual({
+      tag: { browser: 7 },
+      heard: 'sent',
+      value: { ok: true, status: 201, attempts: 1 },
+    });
+    expect((await sendWithListener(s, target(push.origin), { ttlSeconds: 60 })).value).toEqual({
+      ok: false,
+      reason: 'gone',
+      status: 410,
+      attempts: 1,
+    });
+    expect((await sendWithListener(s, target(push.origin), { ttlSeconds: 60 })).value).toEqual({
+      ok: true,
+      status: 201,
+      attempts: 2,
+    });
+    expect(waits).toHaveLength(1);
+    const refused = await sendWithListener(s, target(push.origin), {
+      ttlSeconds: 60,
+      topic: 'has spaces',
+    });
+    expect(refused.heard).toBe('failed');
+    expect(refused.value).toBeInstanceOf(InvalidPushArgumentError);
+    expect(push.requests).toHaveLength(4);
+    expect(decryptPushMessage(push.requests[0]?.body ?? Buffer.alloc(0), ua).equals(message)).toBe(
+      true,
+    );
+  });
+
+  it('answers failed with no attempt once closed, as send resolves', async () => {
+    const push = await startPushServer(scripted([201]));
+    const { sender: s } = sender();
+    await s.close();
+
+    expect(await sendWithListener(s, target(push.origin), { ttlSeconds: 60 })).toEqual({
+      tag: { browser: 7 },
+      heard: 'sent',
+      value: { ok: false, reason: 'failed', attempts: 0 },
+    });
+    expect(push.requests).toHaveLength(0);
   });
 });

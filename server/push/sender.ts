@@ -4,7 +4,7 @@
  */
 import { sleep as timerSleep } from '../../protocol/backoff.js';
 import { ATTRIBUTE } from '../telemetry/attributes.js';
-import { sharedTelemetry, type Telemetry } from '../telemetry.js';
+import { type StartedSpan, sharedTelemetry, type Telemetry } from '../telemetry.js';
 import { importVapidKeys, type VapidOptions } from '../vapid.js';
 import { createPendingGate } from './backpressure.js';
 import {
@@ -16,6 +16,13 @@ import { createEncryptionPool, defaultEncryptionWorkers } from './encrypt-pool.j
 import { createPushEndpointCache, type PushEndpoint } from './endpoint.js';
 import { InvalidPushArgumentError } from './errors.js';
 import { createVapidAuth } from './jwt.js';
+import {
+  type ListeningSender,
+  SEND_WITH_LISTENER,
+  type SendListener,
+  tellFailed,
+  tellSent,
+} from './send-listener.js';
 import { createSendPath } from './send-path.js';
 
 /** Options of {@link createPushSender}. */
@@ -290,28 +297,77 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
     telemetry,
   });
 
-  return {
-    send(target, plaintext, sendOptions) {
-      if (stop.signal.aborted) {
-        return Promise.resolve({ ok: false, reason: 'failed', attempts: 0 });
-      }
-      let endpoint: PushEndpoint;
-      let keys: ParsedSubscriptionKeys;
-      try {
-        endpoint = endpoints.get(target.endpoint);
-        checkSendOptions(sendOptions);
-        keys = keyCache.get(target.keys);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      const attributes = {
-        [ATTRIBUTE.serverAddress]: endpoint.hostname,
-        [ATTRIBUTE.serverPort]: endpoint.port,
-      };
-      return telemetry.span(SEND_SPAN, attributes, (span) =>
-        path.send(endpoint, keys, plaintext, sendOptions, span),
-      );
-    },
+  /**
+   * One send, whichever way its outcome is wanted: with the telemetry's `startSpan`, the span
+   * is ended by the send path and nothing is made per message beyond it; a telemetry without
+   * one gets its span around a promise, as before `startSpan` existed.
+   */
+  function start<T>(
+    target: PushTarget,
+    plaintext: Uint8Array,
+    sendOptions: SendOptions,
+    listener: SendListener<T>,
+    tag: T,
+  ): void {
+    if (stop.signal.aborted) {
+      tellSent(listener, tag, { ok: false, reason: 'failed', attempts: 0 });
+      return;
+    }
+    let endpoint: PushEndpoint;
+    let keys: ParsedSubscriptionKeys;
+    try {
+      endpoint = endpoints.get(target.endpoint);
+      checkSendOptions(sendOptions);
+      keys = keyCache.get(target.keys);
+    } catch (error) {
+      tellFailed(listener, tag, error);
+      return;
+    }
+    const attributes = {
+      [ATTRIBUTE.serverAddress]: endpoint.hostname,
+      [ATTRIBUTE.serverPort]: endpoint.port,
+    };
+    if (telemetry.startSpan === undefined) {
+      telemetry
+        .span(
+          SEND_SPAN,
+          attributes,
+          (span) =>
+            new Promise<SendResult>((resolve, reject) =>
+              path.send(endpoint, keys, plaintext, sendOptions, span, SETTLE, { resolve, reject }),
+            ),
+        )
+        .then(
+          (result) => tellSent(listener, tag, result),
+          (error: unknown) => tellFailed(listener, tag, error),
+        );
+      return;
+    }
+    let span: StartedSpan;
+    try {
+      span = telemetry.startSpan(SEND_SPAN, attributes);
+    } catch (error) {
+      tellFailed(listener, tag, error);
+      return;
+    }
+    if (span.run === undefined) {
+      path.send(endpoint, keys, plaintext, sendOptions, span, listener, tag);
+      return;
+    }
+    // A recorded span: the request starts inside it, so what it starts (an HTTP
+    // instrumentation's span) is its child.
+    span.run(
+      () => path.send(endpoint, keys, plaintext, sendOptions, span, listener, tag),
+      undefined,
+    );
+  }
+
+  const sender: Required<PushSender> & ListeningSender = {
+    send: (target, plaintext, sendOptions) =>
+      new Promise<SendResult>((resolve, reject) =>
+        start(target, plaintext, sendOptions, SETTLE, { resolve, reject }),
+      ),
+    [SEND_WITH_LISTENER]: start,
     ready: () => gate.ready(),
     get pending() {
       return gate.pending;
@@ -325,4 +381,17 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
       await gate.drained();
     },
   };
+  return sender;
 }
+
+/** A promise's two ends, as the tag of a send made through {@link SETTLE}. */
+interface Settlement {
+  resolve(result: SendResult): void;
+  reject(error: unknown): void;
+}
+
+/** Settles the promise `send` returned. */
+const SETTLE: SendListener<Settlement> = {
+  sent: (settlement, result) => settlement.resolve(result),
+  failed: (settlement, error) => settlement.reject(error),
+};
