@@ -56,8 +56,13 @@ class PushMessage {
     readonly topic: string | undefined,
     /** The `TTL` asked for; each attempt sends what is left of it. */
     readonly lifetime: number,
-    /** The send's span; one with `end` is ended here, when the outcome is known. */
+    /** The send's span. */
     readonly span: TelemetrySpan | StartedSpan,
+    /**
+     * Whether it is a span from `Telemetry.startSpan`, ended here when the outcome is known; one
+     * from `Telemetry.span` ends with the promise around the send.
+     */
+    readonly ownsSpan: boolean,
     /** Hears the outcome, with `tag`. */
     readonly listener: SendListener<unknown>,
     readonly tag: unknown,
@@ -97,7 +102,9 @@ export interface SendPath {
    * @param keys - the subscription's parsed keys
    * @param plaintext - what
    * @param options - TTL, urgency, topic (checked by the caller)
-   * @param span - the send's span (ended here if it has `end`)
+   * @param span - the send's span
+   * @param ownsSpan - `true` for a span from `Telemetry.startSpan`, ended here once the outcome
+   * is known; `false` for one from `Telemetry.span` (it ends with the caller's promise)
    * @param listener - hears the outcome
    * @param tag - the caller's, handed back with the outcome
    */
@@ -107,6 +114,7 @@ export interface SendPath {
     plaintext: Uint8Array,
     options: SendOptions,
     span: TelemetrySpan | StartedSpan,
+    ownsSpan: boolean,
     listener: SendListener<T>,
     tag: T,
   ): void;
@@ -188,10 +196,9 @@ export function createSendPath(options: SendPathOptions): SendPath {
 
   /** Ends a span the send path owns (one from `startSpan`); a throwing SDK is not ours to stop. */
   function endSpan(message: PushMessage, error?: unknown): void {
-    const { span } = message;
-    if (!('end' in span)) return;
+    if (!message.ownsSpan) return;
     try {
-      span.end(error);
+      (message.span as StartedSpan).end(error);
     } catch {
       // The outcome still goes to the listener.
     }
@@ -337,7 +344,7 @@ export function createSendPath(options: SendPathOptions): SendPath {
   }
 
   return {
-    send(endpoint, keys, plaintext, { ttlSeconds, urgency, topic }, span, listener, tag) {
+    send(endpoint, keys, plaintext, { ttlSeconds, urgency, topic }, span, ownsSpan, listener, tag) {
       begin(
         new PushMessage(
           endpoint,
@@ -347,6 +354,7 @@ export function createSendPath(options: SendPathOptions): SendPath {
           topic,
           ttlSeconds,
           span,
+          ownsSpan,
           listener as SendListener<unknown>,
           tag,
         ),

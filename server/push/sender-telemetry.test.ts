@@ -285,5 +285,43 @@ describe('createPushSender: metrics and traces', () => {
     await expect(send(s, push)).rejects.toThrow('exporter broke');
     expect(await send(s, push)).toMatchObject({ ok: true, status: 201 });
     expect(s.pending).toBe(0);
+    // The span of the send that threw ended as an error; the other as a success.
+    const spans = harness.spans().filter((span) => span.name === 'graphql_web_push.push.send');
+    expect(spans.map((span) => span.status.code)).toEqual([
+      SpanStatusCode.ERROR,
+      SpanStatusCode.UNSET,
+    ]);
+  });
+
+  it('puts a send in the span of a telemetry that only has span(), and leaves ending it to it', async () => {
+    const push = await startPushServer(scripted([201, 410]));
+    const telemetry = createTelemetry({
+      meterProvider: harness.meterProvider,
+      tracerProvider: harness.tracerProvider,
+    });
+    const ended: string[] = [];
+    const { startSpan: _startSpan, ...withoutStartSpan } = telemetry;
+    const s = sender({
+      telemetry: {
+        ...withoutStartSpan,
+        span: (name, attributes, work) =>
+          telemetry.span(name, attributes, (span) =>
+            // An `end` on the span it hands out is not the sender's to call.
+            work({ ...span, end: () => ended.push('by the sender') } as typeof span).finally(() =>
+              ended.push('by its telemetry'),
+            ),
+          ),
+      },
+    });
+
+    expect(await send(s, push)).toMatchObject({ ok: true, status: 201 });
+    expect(await send(s, push)).toMatchObject({ ok: false, reason: 'gone', status: 410 });
+    expect(ended).toEqual(['by its telemetry', 'by its telemetry']);
+    expect(
+      harness
+        .spans()
+        .filter((span) => span.name === 'graphql_web_push.push.send')
+        .map((span) => span.attributes['http.response.status_code']),
+    ).toEqual([201, 410]);
   });
 });

@@ -334,7 +334,10 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
           attributes,
           (span) =>
             new Promise<SendResult>((resolve, reject) =>
-              path.send(endpoint, keys, plaintext, sendOptions, span, SETTLE, { resolve, reject }),
+              path.send(endpoint, keys, plaintext, sendOptions, span, false, SETTLE, {
+                resolve,
+                reject,
+              }),
             ),
         )
         .then(
@@ -351,13 +354,13 @@ export function createPushSender(options: PushSenderOptions): Required<PushSende
       return;
     }
     if (span.run === undefined) {
-      path.send(endpoint, keys, plaintext, sendOptions, span, listener, tag);
+      path.send(endpoint, keys, plaintext, sendOptions, span, true, listener, tag);
       return;
     }
     // A recorded span: the request starts inside it, so what it starts (an HTTP
     // instrumentation's span) is its child.
     span.run(
-      () => path.send(endpoint, keys, plaintext, sendOptions, span, listener, tag),
+      () => path.send(endpoint, keys, plaintext, sendOptions, span, true, listener, tag),
       undefined,
     );
   }
