@@ -1,4 +1,7 @@
+import { request as httpRequest } from 'node:http';
+import { connect as http2Connect } from 'node:http2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import webpush from 'web-push';
 import type { PushSubscriptionData } from '../../protocol/index.js';
 import { type BareClient, subscribeBare } from './bare-client-test-support.js';
 import { PushErrorCode } from './errors.js';
@@ -204,6 +207,16 @@ describe.each<Mode>([PLAIN, HTTP2, HTTPS1])('over $name', (mode) => {
       expect(response.headers.get('allow')).toBe('POST');
     });
 
+    it('routes an endpoint with a query or percent-encoding like the plain one', async () => {
+      const url = new URL(subscription.endpoint);
+      const encoded = url.pathname.replace('-', '%2D');
+      for (const endpoint of [`${subscription.endpoint}?from=test`, `${url.origin}${encoded}`]) {
+        const response = await pushWithWebPush({ ...subscription, endpoint }, 'hello', vapid);
+        expect(response.status).toBe(201);
+      }
+      expect(service.stats().accepted).toBe(2);
+    });
+
     it('answers 404 outside its routes', async () => {
       const response = await send(`${service.url}/elsewhere`, { method: 'POST' });
       await expectRefusal(response, 404, PushErrorCode.NotFound);
@@ -220,5 +233,66 @@ describe.each<Mode>([PLAIN, HTTP2, HTTPS1])('over $name', (mode) => {
       expect((await send(location, { method: 'DELETE' })).status).toBe(404);
       expect(service.stats()).toMatchObject({ pending: 0, deleted: 1 });
     });
+  });
+});
+
+/** Headers and the first half of a valid message, as `web-push` makes them. */
+function halfAMessage(target: PushSubscriptionData) {
+  const details = webpush.generateRequestDetails(target, 'broken off', {
+    vapidDetails: { subject: 'mailto:test@example.com', ...vapid },
+    TTL: 60,
+    contentEncoding: 'aes128gcm',
+  });
+  const body = details.body as Buffer;
+  const headers = Object.fromEntries(
+    Object.entries(details.headers).map(([name, value]) => [name.toLowerCase(), String(value)]),
+  );
+  return { headers, half: body.subarray(0, body.byteLength >> 1) };
+}
+
+// A sender that breaks off mid-body stores nothing, and the service goes on taking messages.
+describe('a message whose body is broken off', () => {
+  afterEach(async () => {
+    client.socket.terminate();
+    await service.close();
+  });
+
+  it('over plain HTTP/1.1 (the connection closes)', async () => {
+    service = await startIn(PLAIN);
+    ({ client, subscription } = await subscribeBare(service.wsUrl, vapid.publicKey));
+    const { headers, half } = halfAMessage(subscription);
+    const request = httpRequest(subscription.endpoint, { method: 'POST', headers });
+    const closed = new Promise((resolve) => request.on('close', resolve));
+    request.on('error', () => {});
+    request.write(half);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    request.destroy();
+    await closed;
+    expect((await pushWithWebPush(subscription, 'after', vapid)).status).toBe(201);
+    expect(service.stats()).toMatchObject({ accepted: 1, pending: 1 });
+  });
+
+  it('over HTTP/2 (the stream is reset)', async () => {
+    service = await startIn(HTTP2);
+    ({ client, subscription } = await subscribeBare(service.wsUrl, vapid.publicKey));
+    const { headers, half } = halfAMessage(subscription);
+    const session = http2Connect(service.origin, { ca: service.ca ?? '' });
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': new URL(subscription.endpoint).pathname,
+        ...headers,
+      });
+      const closed = new Promise((resolve) => stream.on('close', resolve));
+      stream.on('error', () => {});
+      stream.write(half);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      stream.close(0x8);
+      await closed;
+      expect((await pushWithWebPush(subscription, 'after', vapid)).status).toBe(201);
+      expect(service.stats()).toMatchObject({ accepted: 1, pending: 1 });
+    } finally {
+      session.destroy();
+    }
   });
 });

@@ -65,6 +65,20 @@ describe('registry', () => {
     expect(registry.size()).toBe(1);
   });
 
+  it('expires a message stored after a scan that found none due, even one due before the rest', () => {
+    const registry = createRegistry();
+    const { agent } = registry.hello(undefined);
+    registry.register(agent, 'c1', key);
+    registry.store(message(agent.uaid, 'late', { expiresAt: 5000 }), true);
+    expect(registry.expire(agent, 1000)).toEqual([]);
+    registry.store(message(agent.uaid, 'early', { expiresAt: 1500 }), true);
+    expect(registry.expire(agent, 1400)).toEqual([]);
+    expect(registry.expire(agent, 2000).map((m) => m.id)).toEqual(['early']);
+    expect(registry.expire(agent, 4999)).toEqual([]);
+    expect(registry.expire(agent, 5000).map((m) => m.id)).toEqual(['late']);
+    expect(registry.size()).toBe(0);
+  });
+
   it('knows a uaid for the life of the service and makes a new one for an unknown uaid', () => {
     const registry = createRegistry();
     const { agent } = registry.hello(undefined);

@@ -2,7 +2,7 @@
  * What the push service remembers: user agents (by uaid), their channels (one per push
  * subscription) and the messages stored for them until acknowledged or expired. In memory only.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import { equalBytes } from '../wire/keys.js';
 
 /** Values of the `Urgency` header (RFC 8030 section 5.3). */
@@ -133,15 +133,40 @@ export function createRegistry(): Registry {
     return message;
   };
 
+  // Message ids are unguessable (a `DELETE /m/<id>` needs one), drawn 16 bytes at a time from a
+  // block of randomness filled once per 256 messages instead of a `randomBytes` call each.
+  const idBytes = Buffer.allocUnsafe(4096);
+  let idAt = idBytes.length;
+  const newMessageId = (): string => {
+    if (idAt === idBytes.length) {
+      randomFillSync(idBytes);
+      idAt = 0;
+    }
+    idAt += 16;
+    return idBytes.toString('base64url', idAt - 16, idAt);
+  };
+
+  /**
+   * No stored message of an agent expires before this time (a lower bound: removals leave it
+   * alone), so that the check on every push request skips the scan of an agent's backlog until
+   * something may have expired.
+   */
+  const nextExpiry = new WeakMap<UserAgentRecord, number>();
+
   const expire = (agent: UserAgentRecord, now: number) => {
     const expired: StoredMessage[] = [];
+    if (now < (nextExpiry.get(agent) ?? Number.POSITIVE_INFINITY)) return expired;
+    let next = Number.POSITIVE_INFINITY;
     for (const message of agent.messages.values()) {
       const awaitingAck = message.connection !== null && message.connection === agent.connection;
       if (!awaitingAck && now >= message.expiresAt) {
         remove(message.id, 'expired');
         expired.push(message);
+      } else if (message.expiresAt < next) {
+        next = message.expiresAt;
       }
     }
+    nextExpiry.set(agent, next);
     return expired;
   };
 
@@ -223,12 +248,15 @@ export function createRegistry(): Registry {
       }
       messages.set(message.id, message);
       agent.messages.set(message.id, message);
+      if (message.expiresAt < (nextExpiry.get(agent) ?? Number.POSITIVE_INFINITY)) {
+        nextExpiry.set(agent, message.expiresAt);
+      }
       return replaced;
     },
     remove,
     expire,
     expireAll: (now) => [...agents.values()].flatMap((agent) => expire(agent, now)),
     size: () => messages.size,
-    newMessageId: () => randomBytes(16).toString('base64url'),
+    newMessageId,
   };
 }

@@ -81,16 +81,26 @@ const decodeJson = (segment: string): Record<string, unknown> | null => {
   }
 };
 
-/** Headers whose signature verified, so a reused JWT is checked once (claims still every time). */
-const verifiedHeaders = new Set<string>();
-const MAX_VERIFIED_HEADERS = 1024;
+/** What a header that verified says: the sender's key and the token's claims. */
+interface Authenticated {
+  publicKey: Uint8Array;
+  claims: Record<string, unknown>;
+}
 
-function remember(authorization: string): void {
-  if (verifiedHeaders.size >= MAX_VERIFIED_HEADERS) {
-    const oldest = verifiedHeaders.values().next();
-    if (!oldest.done) verifiedHeaders.delete(oldest.value);
+/**
+ * Headers that verified, by their text, so that a reused JWT (senders keep one for hours) is
+ * parsed and its signature checked once; its claims are still checked on every request.
+ * Insertion order makes the first entry the oldest to forget.
+ */
+const authenticated = new Map<string, Authenticated>();
+const MAX_AUTHENTICATED_HEADERS = 1024;
+
+function remember(authorization: string, result: Authenticated): void {
+  if (authenticated.size >= MAX_AUTHENTICATED_HEADERS) {
+    const oldest = authenticated.keys().next();
+    if (!oldest.done) authenticated.delete(oldest.value);
   }
-  verifiedHeaders.add(authorization);
+  authenticated.set(authorization, result);
 }
 
 /**
@@ -128,22 +138,10 @@ function verifySignature(
 }
 
 /**
- * Verifies a VAPID `Authorization` header for one push request.
- * @param expectation - the header and what it must match
- * @returns `ok` with the sender's key and claims, or the status and error code to answer
- * @remarks A subscription made without an applicationServerKey accepts a request without
- * `Authorization`; if one is sent anyway it must still verify (any key).
+ * Parses a VAPID header and checks its token's signature with its key.
+ * @returns the key and claims, or the 401 to answer
  */
-export function verifyVapid({
-  authorization,
-  origin,
-  applicationServerKey,
-  now,
-}: VapidExpectation): VapidResult {
-  if (authorization === undefined || authorization.trim() === '') {
-    if (applicationServerKey === null) return { ok: true, publicKey: new Uint8Array(), claims: {} };
-    return unauthorized(PushErrorCode.MissingAuthorization, 'Authorization header required');
-  }
+function authenticate(authorization: string): Authenticated | VapidResult {
   const params = parseVapidHeader(authorization);
   if (!params) {
     return unauthorized(PushErrorCode.MalformedAuthorization, 'expected "vapid t=<JWT>, k=<key>"');
@@ -166,17 +164,40 @@ export function verifyVapid({
   if (header.alg !== 'ES256') {
     return unauthorized(PushErrorCode.MalformedAuthorization, 'JWT alg must be ES256');
   }
-  // A signature's validity depends on the header's text alone; senders reuse one JWT for hours.
-  if (!verifiedHeaders.has(authorization)) {
-    const valid = verifySignature(publicKey, headerPart, claimsPart, signature);
-    if (valid === null) {
-      // Not a point on the curve.
-      return unauthorized(PushErrorCode.MalformedAuthorization, 'k is not a P-256 public key');
-    }
-    if (!valid)
-      return unauthorized(PushErrorCode.InvalidSignature, 'JWT signature does not verify');
-    remember(authorization);
+  const valid = verifySignature(publicKey, headerPart, claimsPart, signature);
+  if (valid === null) {
+    // Not a point on the curve.
+    return unauthorized(PushErrorCode.MalformedAuthorization, 'k is not a P-256 public key');
   }
+  if (!valid) return unauthorized(PushErrorCode.InvalidSignature, 'JWT signature does not verify');
+  return { publicKey, claims };
+}
+
+/**
+ * Verifies a VAPID `Authorization` header for one push request.
+ * @param expectation - the header and what it must match
+ * @returns `ok` with the sender's key and claims, or the status and error code to answer
+ * @remarks A subscription made without an applicationServerKey accepts a request without
+ * `Authorization`; if one is sent anyway it must still verify (any key).
+ */
+export function verifyVapid({
+  authorization,
+  origin,
+  applicationServerKey,
+  now,
+}: VapidExpectation): VapidResult {
+  if (authorization === undefined || authorization.trim() === '') {
+    if (applicationServerKey === null) return { ok: true, publicKey: new Uint8Array(), claims: {} };
+    return unauthorized(PushErrorCode.MissingAuthorization, 'Authorization header required');
+  }
+  let known = authenticated.get(authorization);
+  if (known === undefined) {
+    const result = authenticate(authorization);
+    if ('ok' in result) return result;
+    known = result;
+    remember(authorization, known);
+  }
+  const { publicKey, claims } = known;
 
   if (applicationServerKey !== null && !equalBytes(publicKey, applicationServerKey)) {
     return forbidden(PushErrorCode.KeyMismatch, 'k is not the key this subscription was made with');
