@@ -9,25 +9,20 @@
  * the user agent (see `backlog.ts`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Readable } from 'node:stream';
 import { enforceBacklogLimit } from './backlog.js';
 import { countCode, reportRemoved, type ServiceContext } from './context.js';
 import { type PushErrorBody, PushErrorCode } from './errors.js';
+import type { PushExchange } from './exchange.js';
 import { drawRate, drawRefusal } from './faults.js';
 import type { StoredMessage, Urgency } from './registry.js';
 import { verifyVapid } from './vapid.js';
 
-/**
- * A request as `node:http` or `node:http2`'s compatibility API gives it; a secure server with
- * `allowHTTP1` hands over either, and every check reads them the same way.
- */
-export type PushRequest = IncomingMessage | Http2ServerRequest;
+/** A `node:http` request listener. */
+export type PushRequestListener = (request: IncomingMessage, response: ServerResponse) => void;
 
-/** The response that goes with a {@link PushRequest}. */
-export type PushResponse = ServerResponse | Http2ServerResponse;
-
-/** A request listener for `node:http` and `node:http2` servers alike. */
-export type PushRequestListener = (request: PushRequest, response: PushResponse) => void;
+/** Handles one request to the application-server side, answering it through its exchange. */
+export type PushExchangeHandler = (exchange: PushExchange) => void;
 
 /** Limits of the application-server side. */
 export interface PushEndpointOptions {
@@ -61,63 +56,97 @@ const refusal = (
 type Outcome = { status: 201; id: string; ttl: number } | { status: 204 } | Refusal;
 
 /**
- * Reads a request body, keeping at most `limit + 1` bytes so that an oversized body is known
- * without buffering all of it. Listens for `data` and `end` rather than iterating the stream:
- * an async iterator costs a promise per chunk, and this runs for every push message.
+ * A body being read, keeping at most `limit + 1` bytes so that an oversized body is known
+ * without buffering all of it. One object per request with shared listeners (found through
+ * {@link reading}) rather than closures: this runs for every push message.
  */
-function readBody(request: PushRequest, limit: number): Promise<Buffer> {
+class BodyReader {
+  readonly chunks: Buffer[] = [];
+  kept = 0;
+
+  constructor(
+    readonly limit: number,
+    readonly resolve: (body: Buffer) => void,
+    readonly reject: (error: Error) => void,
+  ) {}
+}
+
+/** The reader of each body stream being read. */
+const reading = new WeakMap<Readable, BodyReader>();
+
+function onBodyData(this: Readable, chunk: Buffer): void {
+  const reader = reading.get(this);
+  if (reader === undefined || reader.kept > reader.limit) return;
+  const room = reader.limit + 1 - reader.kept;
+  const part = chunk.byteLength > room ? chunk.subarray(0, room) : chunk;
+  reader.kept += part.byteLength;
+  reader.chunks.push(part);
+}
+
+function onBodyEnd(this: Readable): void {
+  const reader = stopReading(this);
+  if (reader === undefined) return;
+  const { chunks, kept } = reader;
+  // A message usually arrives in one chunk, which needs no copy here.
+  reader.resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, kept));
+}
+
+function onBodyError(this: Readable, error: Error): void {
+  stopReading(this)?.reject(error);
+}
+
+/** A stream that closes without ending (the client reset it) has no body to read. */
+function onBodyClose(this: Readable): void {
+  stopReading(this)?.reject(new Error('the request closed before its body ended'));
+}
+
+function stopReading(body: Readable): BodyReader | undefined {
+  const reader = reading.get(body);
+  reading.delete(body);
+  body.off('data', onBodyData);
+  body.off('end', onBodyEnd);
+  body.off('error', onBodyError);
+  body.off('close', onBodyClose);
+  return reader;
+}
+
+/**
+ * Reads a request body (see {@link BodyReader}).
+ * @param body - the request's body stream
+ * @param limit - bytes past which the rest is dropped (one more is kept, to know)
+ * @returns the body, at most `limit + 1` bytes
+ */
+function readBody(body: Readable, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    const onData = (chunk: Buffer) => {
-      if (kept > limit) return;
-      const part =
-        chunk.byteLength > limit + 1 - kept ? chunk.subarray(0, limit + 1 - kept) : chunk;
-      kept += part.byteLength;
-      chunks.push(part);
-    };
-    const onEnd = () => {
-      cleanup();
-      // A message usually arrives in one chunk, which needs no copy here.
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, kept));
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
-    // A stream that closes without ending (the client reset it) has no body to read.
-    const onClose = () => onError(new Error('the request closed before its body ended'));
-    const cleanup = () => {
-      request.off('data', onData);
-      request.off('end', onEnd);
-      request.off('error', onError);
-      request.off('close', onClose);
-    };
-    request.on('data', onData);
-    request.on('end', onEnd);
-    request.on('error', onError);
-    request.on('close', onClose);
+    reading.set(body, new BodyReader(limit, resolve, reject));
+    body.on('data', onBodyData);
+    body.on('end', onBodyEnd);
+    body.on('error', onBodyError);
+    body.on('close', onBodyClose);
   });
 }
 
-const header = (request: PushRequest, name: string): string | undefined => {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
-};
+/**
+ * The bytes of a body to keep: the chunk itself when it owns its whole memory, else a copy, so
+ * that a stored message never holds on to a larger buffer it is a slice of.
+ */
+const keptBytes = (body: Buffer): Uint8Array =>
+  body.byteOffset === 0 && body.buffer.byteLength === body.byteLength ? body : new Uint8Array(body);
 
 /**
- * Creates the HTTP handler of the application-server side.
+ * Creates the handler of the application-server side.
  * @param context - the service
  * @param options - size and TTL limits
- * @returns a request listener for a `node:http` server or a `node:http2` secure server
+ * @returns the handler, for requests of a `node:http` server and streams of a `node:http2` one
+ *   (see `exchange.ts`)
  */
 export function createPushEndpoint(
   context: ServiceContext,
   { maxMessageBytes, maxTtlSeconds }: PushEndpointOptions,
-): PushRequestListener {
+): PushExchangeHandler {
   const { registry, counters, events } = context;
 
-  const accept = async (request: PushRequest, channelID: string): Promise<Outcome> => {
+  const accept = async (request: PushExchange, channelID: string): Promise<Outcome> => {
     const channel = registry.channel(channelID);
     if (!channel) return refusal(404, PushErrorCode.UnknownChannel, 'no such subscription');
     if (channel.gone) return refusal(410, PushErrorCode.ChannelGone, 'unsubscribed');
@@ -126,32 +155,32 @@ export function createPushEndpoint(
 
     const now = Date.now();
     const vapid = verifyVapid({
-      authorization: header(request, 'authorization'),
+      authorization: request.header('authorization'),
       origin: context.url,
       applicationServerKey: channel.key,
       now,
     });
     if (!vapid.ok) return refusal(vapid.status, vapid.error, vapid.message);
 
-    const ttlHeader = header(request, 'ttl');
+    const ttlHeader = request.header('ttl');
     if (ttlHeader === undefined) return refusal(400, PushErrorCode.MissingTtl, 'TTL required');
     if (!TTL.test(ttlHeader.trim())) {
       return refusal(400, PushErrorCode.InvalidTtl, 'TTL must be a non-negative integer');
     }
     const ttl = Math.min(Number(ttlHeader.trim()), maxTtlSeconds);
-    const urgency = (header(request, 'urgency')?.trim().toLowerCase() ?? 'normal') as Urgency;
+    const urgency = (request.header('urgency')?.trim().toLowerCase() ?? 'normal') as Urgency;
     if (!URGENCIES.has(urgency)) {
       return refusal(400, PushErrorCode.InvalidUrgency, 'Urgency: very-low|low|normal|high');
     }
-    const topic = header(request, 'topic')?.trim() ?? null;
+    const topic = request.header('topic')?.trim() ?? null;
     if (topic !== null && !TOPIC.test(topic)) {
       return refusal(400, PushErrorCode.InvalidTopic, 'Topic: 1-32 base64url characters');
     }
 
-    const body = await readBody(request, maxMessageBytes);
+    const body = await readBody(request.body, maxMessageBytes);
     // The user agent may have unsubscribed while the body was arriving.
     if (channel.gone) return refusal(410, PushErrorCode.ChannelGone, 'unsubscribed');
-    const encoding = header(request, 'content-encoding')?.trim().toLowerCase();
+    const encoding = request.header('content-encoding')?.trim().toLowerCase();
     if (body.byteLength > 0 && encoding !== 'aes128gcm') {
       return refusal(415, PushErrorCode.UnsupportedEncoding, 'Content-Encoding: aes128gcm');
     }
@@ -200,7 +229,7 @@ export function createPushEndpoint(
       id,
       channelID,
       uaid: agent.uaid,
-      body: new Uint8Array(body),
+      body: keptBytes(body),
       ttl,
       urgency,
       topic,
@@ -236,7 +265,7 @@ export function createPushEndpoint(
     return { status: 204 };
   };
 
-  const route = async (request: PushRequest): Promise<Outcome> => {
+  const route = async (request: PushExchange): Promise<Outcome> => {
     // The usual request names its route plainly and needs no URL parser (a cost per message).
     const match =
       PLAIN_ROUTE.exec(request.url ?? '') ??
@@ -262,18 +291,16 @@ export function createPushEndpoint(
     return refusal(404, PushErrorCode.NotFound, 'no such route');
   };
 
-  const answer = (response: PushResponse, outcome: Outcome) => {
+  const answer = (exchange: PushExchange, outcome: Outcome) => {
     if (outcome.status === 201 && 'id' in outcome) {
-      response.writeHead(201, {
+      exchange.respond(201, {
         location: `${context.url}/m/${outcome.id}`,
         ttl: String(outcome.ttl),
       });
-      response.end();
       return;
     }
     if (!('error' in outcome)) {
-      response.writeHead(outcome.status);
-      response.end();
+      exchange.respond(outcome.status);
       return;
     }
     countCode(counters.rejected, outcome.status);
@@ -282,23 +309,26 @@ export function createPushEndpoint(
       error: outcome.error,
       message: outcome.message,
     };
-    response.writeHead(outcome.status, {
-      'content-type': 'application/json',
-      ...outcome.headers,
-    });
-    response.end(JSON.stringify(body));
+    exchange.respond(
+      outcome.status,
+      { 'content-type': 'application/json', ...outcome.headers },
+      JSON.stringify(body),
+    );
   };
 
-  return (request, response) => {
-    route(request)
-      .catch((error: unknown) =>
-        refusal(500, PushErrorCode.InternalError, error instanceof Error ? error.message : 'error'),
-      )
-      .then((outcome) => {
-        // Drain what the client still sends so that it reads the answer instead of a reset.
-        request.resume();
-        answer(response, outcome);
-      });
+  const handle = async (exchange: PushExchange): Promise<void> => {
+    let outcome: Outcome;
+    try {
+      outcome = await route(exchange);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : 'error';
+      outcome = refusal(500, PushErrorCode.InternalError, message);
+    }
+    answer(exchange, outcome);
+  };
+
+  return (exchange) => {
+    void handle(exchange);
   };
 }
 

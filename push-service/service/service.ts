@@ -9,6 +9,7 @@ import { createSelfSignedCertificate, DEFAULT_CERTIFICATE_HOSTS } from './certif
 import { type Counters, createCounters, reportRemoved, type ServiceContext } from './context.js';
 import { PushCloseCode } from './errors.js';
 import { createEmitter } from './events.js';
+import { http1Exchange } from './exchange.js';
 import { DEFAULT_FAULT_SEED, validateFaults } from './faults.js';
 import { listen, plainHostOf, secureHostOf } from './listen.js';
 import { DEFAULT_MAX_PENDING_PER_USER_AGENT, validatePendingLimit } from './options.js';
@@ -77,7 +78,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
   let secureServer: SecureServer | null = null;
   if (tls) {
     try {
-      secureServer = await startSecureServer({ host, port: securePort, tls, listener: endpoint });
+      secureServer = await startSecureServer({ host, port: securePort, tls, handler: endpoint });
     } catch (error) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       throw error;
@@ -87,7 +88,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
     server.on('request', createElsewhereListener(context));
   } else {
     context.url = `http://${plainHostOf(host)}:${wsPort}`;
-    server.on('request', endpoint);
+    server.on('request', (request, response) => endpoint(http1Exchange(request, response)));
   }
 
   // Messages of user agents that never come back must not pile up until someone reads stats.
