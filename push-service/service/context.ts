@@ -69,6 +69,8 @@ export function reportRemoved(context: ServiceContext, messages: StoredMessage[]
     if (reason === 'expired') context.counters.expired++;
     else if (reason === 'replaced') context.counters.replaced++;
     else if (reason === 'deleted') context.counters.deleted++;
-    if (reason && reason !== 'acked') context.events.emit('removed', { id: message.id, reason });
+    if (reason && reason !== 'acked' && context.events.listening('removed')) {
+      context.events.emit('removed', { id: message.id, reason });
+    }
   }
 }

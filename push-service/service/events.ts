@@ -13,6 +13,11 @@ export interface Emitter<Events> {
   on: On<Events>;
   /** Calls every listener of `event`; a listener that throws does not stop the others. */
   emit<K extends keyof Events>(event: K, payload: Events[K]): void;
+  /**
+   * Whether `event` has a listener: a payload made for every push message is made only when
+   * someone listens.
+   */
+  listening(event: keyof Events): boolean;
 }
 
 /**
@@ -32,6 +37,10 @@ export function createEmitter<Events>(): Emitter<Events> {
       return () => {
         set.delete(listener);
       };
+    },
+    listening(event) {
+      const set = listeners.get(event);
+      return set !== undefined && set.size > 0;
     },
     emit(event, payload) {
       const set = listeners.get(event);

@@ -27,7 +27,8 @@ export interface PushExchange {
    * Answers, once; what the client still sends is read and dropped, so that it reads the answer
    * rather than a reset. Does nothing when the client has gone.
    * @param status - HTTP status
-   * @param headers - response headers
+   * @param headers - response headers: an object of the caller's own, which the exchange may add
+   *   to (HTTP/2's `:status`) rather than copy
    * @param body - response body, if any
    */
   respond(status: number, headers?: OutgoingHttpHeaders, body?: string): void;
@@ -35,6 +36,10 @@ export interface PushExchange {
 
 const joined = (value: string | string[] | undefined): string | undefined =>
   Array.isArray(value) ? value.join(',') : value;
+
+/** `respond`'s options, the same two objects for every answer. */
+const END_STREAM = Object.freeze({ endStream: true });
+const KEEP_OPEN = Object.freeze({ endStream: false });
 
 /** Stream errors (a client's reset) end the exchange; nothing else is owed to them. */
 const ignore = (): void => {};
@@ -102,7 +107,9 @@ class Http2Exchange implements PushExchange {
     const { stream } = this;
     stream.resume();
     if (stream.destroyed || stream.closed || stream.headersSent) return;
-    stream.respond({ ...headers, ':status': status }, { endStream: body === undefined });
+    const fields = headers ?? {};
+    fields[':status'] = status;
+    stream.respond(fields, body === undefined ? END_STREAM : KEEP_OPEN);
     if (body !== undefined) stream.end(body);
   }
 }

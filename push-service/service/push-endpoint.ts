@@ -58,7 +58,7 @@ type Outcome = { status: 201; id: string; ttl: number } | { status: 204 } | Refu
 /**
  * A body being read, keeping at most `limit + 1` bytes so that an oversized body is known
  * without buffering all of it. One object per request with shared listeners (found through
- * {@link reading}) rather than closures: this runs for every push message.
+ * {@link READER}) rather than closures: this runs for every push message.
  */
 class BodyReader {
   readonly chunks: Buffer[] = [];
@@ -71,11 +71,16 @@ class BodyReader {
   ) {}
 }
 
-/** The reader of each body stream being read. */
-const reading = new WeakMap<Readable, BodyReader>();
+/**
+ * Where a body stream keeps its reader while it is read: a property of the stream (a WeakMap
+ * entry per message cost more), cleared once the body ended.
+ */
+const READER = Symbol('push-endpoint body reader');
 
-function onBodyData(this: Readable, chunk: Buffer): void {
-  const reader = reading.get(this);
+type ReadBody = Readable & { [READER]?: BodyReader | undefined };
+
+function onBodyData(this: ReadBody, chunk: Buffer): void {
+  const reader = this[READER];
   if (reader === undefined || reader.kept > reader.limit) return;
   const room = reader.limit + 1 - reader.kept;
   const part = chunk.byteLength > room ? chunk.subarray(0, room) : chunk;
@@ -100,9 +105,9 @@ function onBodyClose(this: Readable): void {
   stopReading(this)?.reject(new Error('the request closed before its body ended'));
 }
 
-function stopReading(body: Readable): BodyReader | undefined {
-  const reader = reading.get(body);
-  reading.delete(body);
+function stopReading(body: ReadBody): BodyReader | undefined {
+  const reader = body[READER];
+  body[READER] = undefined;
   body.off('data', onBodyData);
   body.off('end', onBodyEnd);
   body.off('error', onBodyError);
@@ -118,7 +123,7 @@ function stopReading(body: Readable): BodyReader | undefined {
  */
 function readBody(body: Readable, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    reading.set(body, new BodyReader(limit, resolve, reject));
+    (body as ReadBody)[READER] = new BodyReader(limit, resolve, reject);
     body.on('data', onBodyData);
     body.on('end', onBodyEnd);
     body.on('error', onBodyError);
@@ -218,7 +223,7 @@ export function createPushEndpoint(
       events.emit('message', { ...base, id, dropped: true });
       return { status: 201, id, ttl };
     }
-    events.emit('message', { ...base, id, dropped: false });
+    if (events.listening('message')) events.emit('message', { ...base, id, dropped: false });
     if (ttl === 0 && agent.connection === null) {
       // TTL 0: now or never (RFC 8030 section 5.2).
       counters.expired++;
@@ -266,13 +271,13 @@ export function createPushEndpoint(
   };
 
   const route = async (request: PushExchange): Promise<Outcome> => {
-    // The usual request names its route plainly and needs no URL parser (a cost per message).
-    const match =
-      PLAIN_ROUTE.exec(request.url ?? '') ??
-      ROUTE.exec(new URL(request.url ?? '/', context.url).pathname);
+    // The usual request names its route plainly and needs no URL parser or decoding (a cost per
+    // message).
+    const plain = PLAIN_ROUTE.exec(request.url ?? '');
+    const match = plain ?? ROUTE.exec(new URL(request.url ?? '/', context.url).pathname);
     let id: string;
     try {
-      id = decodeURIComponent(match?.[2] ?? '');
+      id = plain?.[2] ?? decodeURIComponent(match?.[2] ?? '');
     } catch {
       return refusal(404, PushErrorCode.NotFound, 'no such route');
     }
