@@ -117,13 +117,16 @@ export async function measureCommands(
   const { pubSub, schema } = stockSchemaOnRedis(redis, `${prefix}-events`);
   const pushService = await startPushService({ port: 0 });
   const vapid = { subject: 'mailto:bench@example.com', ...generateVapidKeys() };
+  // Closed below: the store's own signal connection would otherwise reconnect for ever once
+  // the suite's Redis stops, and keep the bench from exiting.
+  const store = createRedisStore({ redis, prefix });
   const yoga = createYoga({
     schema,
     logging: false,
     plugins: [
       useWebPush({
         vapid,
-        store: createRedisStore({ redis, prefix }),
+        store,
         allowedPushOrigins: [pushService.origin],
       }),
     ],
@@ -171,6 +174,7 @@ export async function measureCommands(
     for (const tab of opened) tab.close();
     await agent.close();
     await yoga.dispose();
+    await store.close?.();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await pubSub.close();

@@ -42,13 +42,16 @@ export async function measureIdle(
   const prefix = `bench-${randomBytes(4).toString('hex')}`;
   const { pubSub, schema } = stockSchemaOnRedis(redis, `${prefix}-events`);
   const registrationTtlMs = 600_000;
+  // Closed below: the store's own signal connection would otherwise reconnect for ever once
+  // the suite's Redis stops, and keep the bench from exiting.
+  const store = createRedisStore({ redis, prefix });
   const yoga = createYoga({
     schema,
     logging: false,
     plugins: [
       useWebPush({
         vapid: { subject: 'mailto:bench@example.com', ...generateVapidKeys() },
-        store: createRedisStore({ redis, prefix }),
+        store,
         registrationTtlMs,
         maxRegistrations: registrations * 2,
       }),
@@ -115,6 +118,7 @@ export async function measureIdle(
     };
   } finally {
     await yoga.dispose();
+    await store.close?.();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await pubSub.close();
