@@ -62,8 +62,11 @@ const refused = (stats: PushServiceStats) => {
 const disconnected = (stats: PushServiceStats, shape: Shape) => {
   // Each socket closes after its 100th notification, and nothing else closes one.
   expect(stats.disconnects).toBe(Math.floor(stats.delivered / 100));
+  // And it closed many times over. Not every push becomes a notification: one that arrives while
+  // the user agent reconnects replaces the undelivered one of its topic, and how many do depends
+  // on timing, so the bound asks for a fifth of the envelopes (a push per envelope here).
   expect(stats.disconnects).toBeGreaterThanOrEqual(
-    Math.floor((shape.events * shape.tabs * shape.feedsPerTab) / 200),
+    Math.floor((shape.events * shape.tabs * shape.feedsPerTab) / 500),
   );
 };
 
